@@ -1,0 +1,86 @@
+// swift-tools-version:6.1
+// VMHost — a KVM virtual machine monitor whose devices and drivers are dlopen'ed plugins.
+import PackageDescription
+
+/// A device or driver plugin: one target under Plugins/, one shared-library product (lib<Name>.so).
+struct PluginSpec {
+    let name: String
+    let kind: String  // "Devices" or "Drivers"
+    let language: String  // "swift" or "c"
+}
+
+let plugins: [PluginSpec] = [
+    .init(name: "DebugExit", kind: "Devices", language: "swift"),
+    .init(name: "Serial16550", kind: "Devices", language: "swift"),
+    .init(name: "Scratchpad", kind: "Devices", language: "c"),
+    .init(name: "ProbeDevice", kind: "Devices", language: "swift"),
+    .init(name: "Stdio", kind: "Drivers", language: "swift"),
+    .init(name: "AsyncDelay", kind: "Drivers", language: "swift"),
+    .init(name: "ProbeDriver", kind: "Drivers", language: "swift"),
+]
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let pluginTargets: [Target] = plugins.map { p in
+    if p.language == "c" {
+        return .target(name: p.name, dependencies: ["CVMHostABI"], path: "Plugins/\(p.kind)/\(p.name)")
+    }
+    return .target(name: p.name, dependencies: ["PluginSDK"], path: "Plugins/\(p.kind)/\(p.name)",
+                   swiftSettings: strict)
+}
+
+let package = Package(
+    name: "VMHost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vmhost", targets: ["Host"]),
+        // For plugin authors: the C ABI header, the Swift SDK, and the test kit for their own test targets.
+        .library(name: "VMHostPluginABI", targets: ["CVMHostABI"]),
+        .library(name: "VMHostPluginSDK", targets: ["PluginSDK"]),
+        .library(name: "VMHostPluginTestKit", targets: ["PluginTestKit"]),
+    ] + plugins.map { .library(name: $0.name, type: .dynamic, targets: [$0.name]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // ---- C shims and the ABI ----
+        .target(name: "CVMHostABI", path: "Sources/CVMHostABI"),
+        .target(name: "VMHostABINote", dependencies: ["CVMHostABI"], path: "Sources/VMHostABINote"),
+        .systemLibrary(name: "CLibElf", path: "Sources/CLibElf"),
+        .target(name: "CKVM", path: "Sources/CKVM"),
+
+        // ---- Core ----
+        .target(name: "KVM", dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")],
+                swiftSettings: strict),
+        .target(name: "ELF", dependencies: ["CLibElf"], swiftSettings: strict),
+        .target(name: "PDM", dependencies: [
+            "CVMHostABI", "ELF",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: strict),
+        .target(name: "VMM", dependencies: [
+            "PDM", "KVM", "ELF", "CVMHostABI",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "Host", dependencies: [
+            "VMM", "PDM",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        // ---- For plugin authors ----
+        .target(name: "PluginSDK", dependencies: ["CVMHostABI", "VMHostABINote"], swiftSettings: strict),
+        .target(name: "PluginTestKit", dependencies: ["PDM", "CVMHostABI"], swiftSettings: strict),
+
+        // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
+        .testTarget(name: "PDMTests", dependencies: ["PDM", "PluginTestKit", "CVMHostABI"], swiftSettings: strict),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
+                    swiftSettings: strict),
+        .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
+                    swiftSettings: strict),
+    ] + pluginTargets
+)

@@ -1,0 +1,1 @@
+#include "vmhost_plugin.h"
