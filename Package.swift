@@ -34,6 +34,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vmhost", targets: ["Host"]),
+        .executable(name: "vmhost-bench", targets: ["VMHostBench"]),
         // For plugin authors: the C ABI header, the Swift SDK, and the test kit for their own test targets.
         .library(name: "VMHostPluginABI", targets: ["CVMHostABI"]),
         .library(name: "VMHostPluginSDK", targets: ["PluginSDK"]),
@@ -77,6 +78,12 @@ let package = Package(
         .target(name: "PluginTestKit", dependencies: ["PDM", "CVMHostABI"], swiftSettings: strict),
 
         // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
+        // ---- Benchmarks (print figures; never timed tests) ----
+        .executableTarget(name: "VMHostBench", dependencies: [
+            "VMM", "PDM", "KVM", "ELF", "PluginTestKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
+
         .testTarget(name: "PDMTests", dependencies: ["PDM", "PluginTestKit", "CVMHostABI"], swiftSettings: strict),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
                     swiftSettings: strict),

@@ -1,0 +1,4 @@
+import ArgumentParser
+
+/// Every benchmark subcommand. Add yours here.
+let benchmarkCommands: [any ParsableCommand.Type] = []
