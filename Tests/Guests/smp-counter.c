@@ -2,7 +2,8 @@
  * smp-counter: every CPU enters ring 3 and increments its own u64 in the status page forever.
  *   cpus=N       (default 1, at most GUEST_MAX_CPUS) CPUs to start; the BSP sends INIT/SIPI/SIPI to
  *                APIC ids 1..N-1 (xAPIC MMIO), the APs come up through the trampoline at 0x8000.
- *   heartbeat=K  (default 0 = off) the BSP prints `guest: cpu0 count=<n>` every K * 2^20 increments.
+ *   heartbeat=K  (default 0 = off) the BSP prints `guest: cpu0 count=<n>` every K * 2^20 increments, and
+ *                `smp-counter: <k> cpus in ring 3` before it whenever the ring-3 count changed.
  * Status page (guest-physical 0x10000): u64 counter of CPU n at +64*n; "VHMG" (0x474d4856) at +0x800 once
  * the BSP is in ring 3; u32 at +0x804 counts the CPUs that reached ring 3.  Never exits.
  */
@@ -53,9 +54,17 @@ int guest_main(unsigned cpu)
     if (heartbeat == 0)
         for (;;)
             (*counter)++;
+    volatile u32 *ring3 = (volatile u32 *)(u64)(STATUS_PAGE + STATUS_RING3_OFF);
+    u32 seen = 0;
     for (;;) {
         for (u64 i = 0; i < heartbeat; i++)
             (*counter)++;
+        if (*ring3 != seen) {
+            seen = *ring3;
+            com1_puts("smp-counter: ");
+            com1_putu(seen);
+            com1_puts(" cpus in ring 3\n");
+        }
         com1_puts("guest: cpu0 count=");
         com1_putu(*counter);
         com1_putc('\n');
