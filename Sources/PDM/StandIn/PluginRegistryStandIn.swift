@@ -26,7 +26,7 @@ public final class PluginRegistry: @unchecked Sendable {
     public func driver(named name: String) -> DriverType? { state.withLock { $0.drivers[name] } }
 
     public struct StandInError: Error { public let status: Int32 }
-    public func registerStatic(moduleName: String, entry: VMHPluginEntry) throws {
+    public func registerStatic(moduleName: String, entry: VMHPluginEntry) throws -> PluginModule {
         state.withLock { $0.currentModule = moduleName }
         var registrar = VMHRegistrar()
         registrar.version = HostABIVersions.make(0xa001, 1, 0)
@@ -55,5 +55,11 @@ public final class PluginRegistry: @unchecked Sendable {
         }
         let status = withUnsafePointer(to: &registrar) { entry($0, HostABIVersions.make(0x564d, 1, 0)) }
         if status != VMH_OK { throw StandInError(status: status) }
+        return PluginModule(name: moduleName)
     }
+}
+
+public struct PluginModule: Sendable { public let name: String }
+extension PluginRegistry {
+    public func load(path: String) throws -> PluginModule { throw StandInError(status: VMH_ERR_NOT_SUPPORTED) }
 }
