@@ -84,7 +84,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
-        .testTarget(name: "PDMTests", dependencies: ["PDM", "PluginTestKit", "CVMHostABI"], swiftSettings: strict),
+        .testTarget(name: "PDMTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
                     swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],

@@ -1,0 +1,185 @@
+import ELF
+import Foundation
+import Testing
+
+/// ELFFile on real files: a system executable, a plugin compiled from C, the plugin products, and broken files.
+@Suite struct ELFFileTests {
+    @Test func readsSystemExecutable() throws {
+        let file = try ELFFile(path: "/bin/true")
+        #expect(file.elfClass == .elf64)
+        #expect(file.dataEncoding == .littleEndian)
+        #expect(file.machine == .x86_64)
+        #expect(file.type == .sharedObject || file.type == .executable)
+        #expect(file.entry != 0)
+        let loads = file.loadSegments
+        #expect(!loads.isEmpty)
+        #expect(loads.allSatisfy { $0.memorySize >= $0.fileSize })
+        #expect(file.programHeaders.contains { $0.type == .interpreter })
+        // The first PT_LOAD of a normally linked executable maps the ELF header itself.
+        let first = try #require(loads.first)
+        #expect(first.offset == 0)
+        #expect(Array(try file.bytes(of: first).prefix(4)) == [0x7f, 0x45, 0x4c, 0x46])
+        let text = try #require(file.section(named: ".text"))
+        #expect(text.type == .programBits)
+        #expect(text.flags.contains(.execute) && text.flags.contains(.alloc))
+        // Debian links with a build id.
+        let buildID = try #require(file.notes(owner: "GNU", type: 3).first)
+        #expect(buildID.desc.count == 20)
+        // An executable imports libc functions: undefined dynamic symbols.
+        let imports = file.dynamicSymbols.filter { !$0.isDefined }
+        #expect(imports.contains { $0.name.hasPrefix("__libc_start_main") })
+        #expect(imports.allSatisfy { $0.sectionIndex == 0 })
+    }
+
+    @Test func readsCompiledPluginSymbolsAndABINote() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try TestFixtures.compilePlugin("good_plugin.c", into: dir, as: "libFixture.so").path
+        let file = try ELFFile(path: path)
+        #expect(file.elfClass == .elf64 && file.machine == .x86_64 && file.type == .sharedObject)
+        let entry = try #require(file.dynamicSymbol(named: "vmhost_plugin_register"))
+        #expect(entry.isDefined)
+        #expect(entry.type == .function)
+        #expect(entry.binding == .global)
+        #expect(entry.size > 0)
+        // The static registration structs stay local: not in .dynsym.
+        #expect(file.dynamicSymbol(named: "fixtureDevice") == nil)
+        let note = try #require(file.notes(owner: "VMHost", type: 0x564d_0001).first)
+        #expect(note.sectionName == ".note.vmhost")
+        #expect(note.desc.count == 32)
+        #expect(note.descUInt32(at: 0) == 0x564d_0100)  // VMH_ABI_VERSION 1.0
+        #expect(note.descUInt32(at: 16) == 0xa012_0100)  // VMH_DEVHLP_VERSION 1.0
+        #expect(note.descUInt32(at: 32) == nil)
+        #expect(file.section(named: ".note.vmhost")?.type == .note)
+        // A note reached through both its section and a PT_NOTE segment is listed once.
+        #expect(file.notes.count == Set(file.notes.map(\.fileOffset)).count)
+    }
+
+    @Test func readsPluginProducts() throws {
+        let products = TestFixtures.pluginProducts()
+        for product in products {
+            let file = try ELFFile(path: product.path)
+            #expect(file.elfClass == .elf64, "\(product.lastPathComponent)")
+            #expect(file.type == .sharedObject, "\(product.lastPathComponent)")
+            #expect(file.machine == .x86_64, "\(product.lastPathComponent)")
+            #expect(!file.dynamicSymbols.isEmpty, "\(product.lastPathComponent)")
+        }
+    }
+
+    @Test func refusesMissingFileAndDirectory() {
+        #expect(throws: ELFError.notFound(path: "/nonexistent/libNope.so")) {
+            try ELFFile(path: "/nonexistent/libNope.so")
+        }
+        do {
+            _ = try ELFFile(path: "/tmp")
+            Issue.record("a directory parsed as ELF")
+        } catch {
+            #expect(error == .unreadable(path: "/tmp", reason: "not a regular file"))
+            #expect(error.description == "/tmp: cannot read: not a regular file")
+        }
+    }
+
+    @Test func refusesTextAndEmptyFiles() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try TestFixtures.write(Array("just some text\n".utf8), into: dir, as: "libText.so").path
+        #expect(throws: ELFError.notELF(path: text)) { try ELFFile(path: text) }
+        let empty = try TestFixtures.write([], into: dir, as: "empty").path
+        #expect(throws: ELFError.notELF(path: empty)) { try ELFFile(path: empty) }
+        #expect(ELFError.notELF(path: text).description == "\(text): not an ELF file")
+    }
+
+    @Test func refusesTruncatedFiles() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/bin/true")))
+        let header = try TestFixtures.write(Array(whole.prefix(40)), into: dir, as: "header").path
+        #expect(throws: ELFError.truncated(path: header, what: "ELF header (40 of 64 bytes)")) {
+            try ELFFile(path: header)
+        }
+        let half = try TestFixtures.write(Array(whole.prefix(whole.count / 2)), into: dir, as: "half").path
+        do {
+            _ = try ELFFile(path: half)
+            Issue.record("half a file parsed")
+        } catch {
+            guard case .truncated(let path, let what) = error else {
+                Issue.record("expected .truncated, got \(error)")
+                return
+            }
+            #expect(path == half)
+            #expect(what.contains("ends beyond the file (\(whole.count / 2) bytes)"))
+        }
+    }
+
+    @Test func readsELF32Header() throws {
+        let file = try ELFFile(contents: TestFixtures.minimalELF32(), path: "elf32")
+        #expect(file.elfClass == .elf32)
+        #expect(file.machine == .i386)
+        #expect(file.type == .sharedObject)
+        #expect(file.programHeaders.isEmpty && file.sections.isEmpty && file.dynamicSymbols.isEmpty)
+    }
+
+    @Test func rejectsBadIdentification() {
+        var bytes = TestFixtures.minimalELF32()
+        bytes[4] = 7
+        #expect(throws: ELFError.malformed(path: "x", what: "unknown ELF class 7 (EI_CLASS)")) {
+            try ELFFile(contents: bytes, path: "x")
+        }
+        bytes[4] = 1
+        bytes[5] = 0
+        #expect(throws: ELFError.malformed(path: "x", what: "unknown data encoding 0 (EI_DATA)")) {
+            try ELFFile(contents: bytes, path: "x")
+        }
+    }
+
+    @Test func bytesOutsideTheFileAreRefused() throws {
+        let file = try ELFFile(path: "/bin/true")
+        #expect(throws: ELFError.self) { try file.bytes(offset: file.fileSize - 2, count: 3) }
+        #expect(throws: ELFError.self) { try file.bytes(offset: UInt64.max, count: 2) }
+        #expect(try file.bytes(offset: file.fileSize, count: 0).isEmpty)
+        #expect(try file.bytes(offset: 1, count: 3) == [0x45, 0x4c, 0x46])
+    }
+
+    /// Every single-byte corruption of the ELF header and the header tables, and every truncation at 1/97 steps,
+    /// of a real plugin either parses or throws: never a crash.
+    @Test func survivesCorruption() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try TestFixtures.compilePlugin("good_plugin.c", into: dir, as: "libFixture.so").path
+        let original = try ELFFile(path: path)
+        let bytes = original.contents
+        var positions = Array(0..<64)
+        if let phoff = original.programHeaders.first.map({ _ in 64 }) {
+            positions += Array(phoff..<min(phoff + 56 * original.programHeaders.count, bytes.count))
+        }
+        let sectionTable = Int(ELFByteReaderForTests.uint64(bytes, at: 0x28))
+        positions += Array(sectionTable..<min(sectionTable + 64 * original.sections.count, bytes.count))
+        var parsed = 0
+        var refused = 0
+        for position in positions {
+            for value: UInt8 in [0x00, 0xff, bytes[position] ^ 0x80] {
+                var copy = bytes
+                copy[position] = value
+                do {
+                    _ = try ELFFile(contents: copy, path: "corrupt")
+                    parsed += 1
+                } catch {
+                    #expect(error.path == "corrupt")
+                    refused += 1
+                }
+            }
+        }
+        for step in 0..<97 {
+            let length = bytes.count * step / 97
+            #expect(throws: ELFError.self) { try ELFFile(contents: Array(bytes.prefix(length)), path: "cut") }
+        }
+        #expect(parsed > 0 && refused > 0)
+    }
+}
+
+/// Reading little-endian words in test code.
+enum ELFByteReaderForTests {
+    static func uint64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+    }
+}
