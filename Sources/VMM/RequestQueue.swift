@@ -1,0 +1,187 @@
+import Synchronization
+
+/// Where a request runs.
+public enum RequestTarget: Sendable, Equatable {
+    /// On the EMT of this vCPU (inline if the caller is that EMT).
+    case vcpu(Int)
+    /// On whichever EMT takes it first (inline if the caller is an EMT of this VM).
+    case any
+    /// On whichever EMT takes it first, always queued, even from an EMT (defers work out of an I/O handler).
+    case anyQueued
+    /// On every EMT in turn, 0 → N-1, each awaited before the next (the caller always waits).
+    case all
+    /// On every EMT in turn, N-1 → 0, each awaited before the next (the caller always waits).
+    case allReverse
+}
+
+/// One queued call.
+final class VMRequest: @unchecked Sendable {
+    let body: @Sendable (EmulationThread) -> EMTStatus
+    let priority: Bool
+    /// Written by the executing EMT before `done` is posted; read by the waiter after.
+    var status: EMTStatus = .success
+    let done = ThreadSemaphore()
+
+    init(priority: Bool, body: @escaping @Sendable (EmulationThread) -> EMTStatus) {
+        self.priority = priority
+        self.body = body
+    }
+}
+
+/// A FIFO request list with a priority lane (one for the global queue, one per vCPU).
+final class RequestList: @unchecked Sendable {
+    private struct Lanes {
+        var priority: [VMRequest] = []
+        var normal: [VMRequest] = []
+    }
+    private let lanes = Mutex(Lanes())
+
+    func push(_ request: VMRequest) {
+        lanes.withLock { lanes in
+            if request.priority { lanes.priority.append(request) } else { lanes.normal.append(request) }
+        }
+    }
+
+    /// The oldest priority request, else (unless `priorityOnly`) the oldest normal one.
+    func pop(priorityOnly: Bool) -> VMRequest? {
+        lanes.withLock { lanes in
+            if !lanes.priority.isEmpty { return lanes.priority.removeFirst() }
+            if !priorityOnly, !lanes.normal.isEmpty { return lanes.normal.removeFirst() }
+            return nil
+        }
+    }
+
+    func hasPending(priorityOnly: Bool) -> Bool {
+        lanes.withLock { !$0.priority.isEmpty || (!priorityOnly && !$0.normal.isEmpty) }
+    }
+
+    func drainAll() -> [VMRequest] {
+        lanes.withLock { lanes in
+            defer { lanes = Lanes() }
+            return lanes.priority + lanes.normal
+        }
+    }
+}
+
+/// The request queues of a VM: call a closure on a given EMT, on any EMT, or on all EMTs in order; wait for its
+/// status or not. Queuing sets the request force-action flag and notifies the EMT(s); waiters block on a
+/// per-request semaphore. Priority requests are also served by EMT 0 while it waits inside a PDM walk.
+public final class RequestQueue: @unchecked Sendable {
+    unowned(unsafe) let group: EMTGroup
+    let global = RequestList()
+    let perVCPU: [RequestList]
+    /// Set once the EMTs are gone: new requests fail with `VMError.emtsTerminated`.
+    let closed = Atomic<Bool>(false)
+
+    init(group: EMTGroup, vcpuCount: Int) {
+        self.group = group
+        perVCPU = (0..<vcpuCount).map { _ in RequestList() }
+    }
+
+    /// Runs `body` on the EMT(s) named by `target`.
+    ///
+    /// - `wait`: block until done and return the status (forced for `.all`/`.allReverse`); without it the call
+    ///   returns `.success` once queued (or after running inline).
+    /// - `priority`: the request is served even while EMT 0 waits for async devices inside a PDM walk. Use it
+    ///   from threads the walk may be waiting for; a normal request to a parked vCPU is only served after the
+    ///   operation ends.
+    /// - Caller is an EMT of this VM and the target is its own id or `.any`: runs inline, at once.
+    @discardableResult
+    public func call(_ target: RequestTarget, priority: Bool = false, wait: Bool = true,
+                     _ body: @escaping @Sendable (EmulationThread) -> EMTStatus) throws(VMError) -> EMTStatus {
+        let count = perVCPU.count
+        let caller = group.currentEMT()
+        switch target {
+        case let .vcpu(id):
+            guard id >= 0, id < count else { throw .invalidVCPU(id: id, count: count) }
+            if let caller, caller.id == id { return body(caller) }
+            return try queue(VMRequest(priority: priority, body: body), to: perVCPU[id], notify: [group.emts[id]],
+                             wait: wait)
+        case .any:
+            if let caller { return body(caller) }
+            return try queue(VMRequest(priority: priority, body: body), to: global, notify: group.emts, wait: wait)
+        case .anyQueued:
+            return try queue(VMRequest(priority: priority, body: body), to: global, notify: group.emts, wait: wait)
+        case .all, .allReverse:
+            var merged = EMTStatus.success
+            let order = target == .all ? Array(0..<count) : Array((0..<count).reversed())
+            for id in order {
+                let status: EMTStatus
+                if let caller, caller.id == id {
+                    status = body(caller)
+                } else {
+                    status = try queue(VMRequest(priority: priority, body: body), to: perVCPU[id],
+                                       notify: [group.emts[id]], wait: true)
+                }
+                merged = merged.merged(with: status)
+            }
+            return merged
+        }
+    }
+
+    private func queue(_ request: VMRequest, to list: RequestList, notify emts: [EmulationThread],
+                       wait: Bool) throws(VMError) -> EMTStatus {
+        guard !closed.load(ordering: .sequentiallyConsistent) else { throw .emtsTerminated }
+        list.push(request)
+        if list === global {
+            group.vmFlags.set(.request)
+        } else {
+            for emt in emts { emt.flags.set(.request) }
+        }
+        if closed.load(ordering: .sequentiallyConsistent) {
+            // Raced with termination: complete whatever is left so nobody waits forever.
+            failAllPending()
+        }
+        for emt in emts { emt.notify() }
+        guard wait else { return .success }
+        request.done.wait()
+        return request.status
+    }
+
+    /// True if the global queue or `emt`'s own queue holds a request (`priorityOnly`: a priority one).
+    func hasPending(for emt: EmulationThread, priorityOnly: Bool = false) -> Bool {
+        if priorityOnly {
+            return global.hasPending(priorityOnly: true) || perVCPU[emt.id].hasPending(priorityOnly: true)
+        }
+        return group.vmFlags.isAnySet(.request) || emt.flags.isAnySet(.request)
+    }
+
+    /// Serves requests on `emt`: priority ones first (global, then own), then — unless `priorityOnly` — normal
+    /// ones, oldest first. Returns the merged informational status of what ran.
+    @discardableResult
+    func process(on emt: EmulationThread, priorityOnly: Bool) -> EMTStatus {
+        let own = perVCPU[emt.id]
+        if !priorityOnly {
+            group.vmFlags.clear(.request)
+            emt.flags.clear(.request)
+        }
+        var merged = EMTStatus.success
+        while let request = global.pop(priorityOnly: true) ?? own.pop(priorityOnly: true)
+            ?? (priorityOnly ? nil : global.pop(priorityOnly: false) ?? own.pop(priorityOnly: false)) {
+            request.status = request.body(emt)
+            merged = merged.merged(with: request.status.informationalPart)
+            request.done.post()
+        }
+        if priorityOnly {
+            // Normal requests stay queued; keep their flags so the loop serves them later.
+            if global.hasPending(priorityOnly: false) { group.vmFlags.set(.request) }
+            if own.hasPending(priorityOnly: false) { emt.flags.set(.request) }
+        }
+        return merged
+    }
+
+    /// Closes the queues and completes every pending request with `VMError.emtsTerminated`.
+    func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+        failAllPending()
+    }
+
+    private func failAllPending() {
+        for list in [global] + perVCPU {
+            for request in list.drainAll() {
+                request.status = .failure(.emtsTerminated)
+                request.done.post()
+            }
+        }
+    }
+}
