@@ -1,4 +1,4 @@
 import ArgumentParser
 
 /// Every benchmark subcommand. Add yours here.
-let benchmarkCommands: [any ParsableCommand.Type] = []
+let benchmarkCommands: [any ParsableCommand.Type] = [ExitDispatchBench.self]

@@ -2,6 +2,7 @@ import CVMHostABI
 import KVM
 import Logging
 import PDM
+import Synchronization
 
 /// The VMM half of the device helpers for one `Machine`: the PDM's `VMMServices`.
 ///
@@ -12,6 +13,16 @@ import PDM
 public final class MachineServices: VMMServices, @unchecked Sendable {
     public let machine: Machine
     private let logger: Logger
+    private let refusals = Mutex<[IORangeError]>([])
+
+    /// Every refused port / MMIO registration, in order (each message names both owners of a conflict).
+    public var registrationErrors: [IORangeError] { refusals.withLock { $0 } }
+
+    private func refuse(_ error: IORangeError) -> Int32 {
+        logger.error("\(error)")
+        refusals.withLock { $0.append(error) }
+        return Self.status(of: error)
+    }
 
     public init(machine: Machine, logger: Logger = Logger(label: "vmhost.vmm.io")) {
         self.machine = machine
@@ -26,8 +37,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
                 description: description))
             return VMH_OK
         } catch {
-            logger.error("\(error)")
-            return Self.status(of: error)
+            return refuse(error)
         }
     }
 
@@ -37,16 +47,13 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
                               description: description)
         for region in machine.memory.layout.regions
         where size > 0 && gpa < region.guestPhysicalAddress + region.size && region.guestPhysicalAddress < gpa &+ size {
-            let error = IORangeError.overlapsRAM(range: range.label, owner: device.name)
-            logger.error("\(error)")
-            return VMH_ERR_RANGE_CONFLICT
+            return refuse(.overlapsRAM(range: range.label, owner: device.name))
         }
         do {
             try machine.ioRanges.registerMMIO(range)
             return VMH_OK
         } catch {
-            logger.error("\(error)")
-            return Self.status(of: error)
+            return refuse(error)
         }
     }
 
