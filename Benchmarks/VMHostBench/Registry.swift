@@ -1,4 +1,7 @@
 import ArgumentParser
 
 /// Every benchmark subcommand. Add yours here.
-let benchmarkCommands: [any ParsableCommand.Type] = [ExitDispatchBench.self]
+let benchmarkCommands: [any ParsableCommand.Type] = [
+    PluginLoadBenchmark.self,
+    ExitDispatchBench.self,
+]
