@@ -2,7 +2,7 @@ import CVMHostABI
 
 /// A registered device type: the plugin's `VMHDeviceReg` (kept by pointer, never copied; it lives in the module,
 /// which is never unloaded) and the values read from it at registration.
-public struct DeviceType: @unchecked Sendable, CustomStringConvertible {
+public struct DeviceType: @unchecked Sendable, Hashable, CustomStringConvertible {
     /// The plugin's registration struct (immutable, valid for the life of the process).
     public let registration: UnsafePointer<VMHDeviceReg>
     public let name: String
@@ -21,7 +21,7 @@ public struct DeviceType: @unchecked Sendable, CustomStringConvertible {
 }
 
 /// A registered driver type: the plugin's `VMHDriverReg` (kept by pointer) and the values read from it.
-public struct DriverType: @unchecked Sendable, CustomStringConvertible {
+public struct DriverType: @unchecked Sendable, Hashable, CustomStringConvertible {
     /// The plugin's registration struct (immutable, valid for the life of the process).
     public let registration: UnsafePointer<VMHDriverReg>
     public let name: String

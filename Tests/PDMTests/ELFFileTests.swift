@@ -55,6 +55,35 @@ import Testing
         #expect(file.notes.count == Set(file.notes.map(\.fileOffset)).count)
     }
 
+    /// A static executable shaped like a PVH guest: what the PVH loader needs (PT_LOAD bytes, the Xen note).
+    @Test func readsPVHShapedExecutable() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try TestFixtures.compile("pvh_note.c", into: dir, as: "guest.elf", options: [
+            "-O1", "-ffreestanding", "-fno-pic", "-no-pie", "-nostdlib", "-static", "-Wl,--build-id=none",
+            "-Wl,-Ttext-segment=0x100000",
+        ]).path
+        let file = try ELFFile(path: path)
+        #expect(file.type == .executable && file.elfClass == .elf64 && file.machine == .x86_64)
+        let start = try #require(file.sections.first { $0.name == ".text" })
+        #expect(file.entry >= 0x100000 && file.entry < start.address + start.size)
+        let note = try #require(file.notes(owner: "Xen", type: 18).first)
+        #expect(note.desc.count == 4)
+        #expect(note.descUInt32() == UInt32(file.entry))
+        #expect(note.sectionName == ".note.Xen")
+        #expect(file.programHeaders.contains { $0.type == .note && $0.offset == note.fileOffset })
+        // The PT_LOAD holding the entry point has the code bytes at entry - p_vaddr.
+        let segment = try #require(file.loadSegments.first {
+            file.entry >= $0.virtualAddress && file.entry < $0.virtualAddress + $0.fileSize
+        })
+        #expect(segment.flags.contains(.execute) && segment.physicalAddress >= 0x100000)
+        let code = try file.bytes(of: segment)
+        #expect(UInt64(code.count) == segment.fileSize)
+        let textBytes = try file.bytes(of: start)
+        let textInSegment = Int(start.address - segment.virtualAddress)
+        #expect(Array(code.dropFirst(textInSegment).prefix(textBytes.count)) == Array(textBytes))
+    }
+
     @Test func readsPluginProducts() throws {
         let products = TestFixtures.pluginProducts()
         for product in products {

@@ -1,6 +1,7 @@
 import CVMHostABI
 import Foundation
 import PDM
+import Synchronization
 import Testing
 
 /// The loader and registry against a corpus of C plugins compiled at test time, each broken in one way, plus the
@@ -321,6 +322,55 @@ import Testing
         #expect(registry.devices.map(\.name) == ["FixtureDevice"])
         #expect(registry.drivers.map(\.name) == ["FixtureDriver"])
         #expect(registry.device(named: "Second") == nil && registry.driver(named: "SecondDriver") == nil)
+    }
+
+    /// Modules loaded from several threads at once: each commit is all-or-nothing, exactly one of two modules
+    /// claiming the same device name wins, and lookups meanwhile see only whole modules.
+    @Test func concurrentLoadsCommitWholeModules() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        var built: [String] = []
+        for index in 0..<4 {
+            built.append(try corpus.build("libDistinct\(index).so",
+                                          ["DEVICE_NAME=\"Dev\(index)\"", "DRIVER_NAME=\"Drv\(index)\""]))
+        }
+        for index in 0..<2 {
+            built.append(try corpus.build("libClaim\(index).so",
+                                          ["DEVICE_NAME=\"Shared\"", "DRIVER_NAME=\"ClaimDriver\(index)\""]))
+        }
+        let registry = PluginRegistry()
+        let paths = built
+        let outcomes = Mutex<[String: PluginLoadError]>([:])
+        let torn = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: paths.count * 2) { index in
+            if index < paths.count {
+                do throws(PluginLoadError) {
+                    try registry.load(path: paths[index])
+                } catch {
+                    outcomes.withLock { $0[paths[index]] = error }
+                }
+            } else {
+                // A reader: whenever a module is visible, all of its types are.
+                for _ in 0..<200 {
+                    for module in registry.modules
+                    where module.deviceNames.contains(where: { registry.device(named: $0) == nil })
+                        || module.driverNames.contains(where: { registry.driver(named: $0) == nil }) {
+                        torn.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        let refused = outcomes.withLock { $0 }
+        #expect(refused.count == 1)
+        let (loserPath, loserError) = try #require(refused.first)
+        #expect(loserPath.contains("libClaim"))
+        #expect(loserError.kind == .duplicateName)
+        #expect(loserError.reason.hasPrefix("device 'Shared' is already registered by \(corpus.directory.path)/libClaim"))
+        #expect(registry.modules.count == 5)
+        #expect(registry.devices.count == 5 && registry.drivers.count == 5)
+        let loserDriver = loserPath.contains("libClaim0") ? "ClaimDriver0" : "ClaimDriver1"
+        #expect(registry.driver(named: loserDriver) == nil)
+        #expect(torn.load(ordering: .relaxed) == 0)
     }
 
     // MARK: Static registration

@@ -43,11 +43,18 @@ enum TestFixtures {
     @discardableResult
     static func compilePlugin(_ source: String, into directory: URL, as output: String,
                               defines: [String] = []) throws -> URL {
+        try compile(source, into: directory, as: output,
+                    options: ["-shared", "-fPIC", "-O1"] + defines.map { "-D\($0)" })
+    }
+
+    /// Compiles and links the fixture `Fixtures/<source>` into `<directory>/<output>` with the system C compiler
+    /// and the given options (the ABI header folder is on the include path). Mode 0755.
+    @discardableResult
+    static func compile(_ source: String, into directory: URL, as output: String, options: [String]) throws -> URL {
         let target = directory.appendingPathComponent(output)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-x", "c", "-shared", "-fPIC", "-O1", "-Wall", "-Werror",
-                             "-I", abiIncludeDirectory.path] + defines.map { "-D\($0)" }
+        process.arguments = ["cc", "-x", "c", "-Wall", "-Werror", "-I", abiIncludeDirectory.path] + options
             + ["-o", target.path, fixturesDirectory.appendingPathComponent(source).path]
         let errors = Pipe()
         process.standardError = errors
