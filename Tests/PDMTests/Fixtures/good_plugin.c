@@ -3,11 +3,24 @@
  * (see PluginLoaderTests.swift). */
 #include "vmhost_plugin.h"
 
+#ifdef CTOR_MARKER
+/* Proves whether any code of the module ran: creates the file CTOR_MARKER when the module is mapped. */
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void fixtureMarkLoaded(void) {
+    int fd = open(CTOR_MARKER, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);
+}
+#endif
+
 #ifndef DEVICE_NAME
 #define DEVICE_NAME "FixtureDevice"
 #endif
 #ifndef DRIVER_NAME
 #define DRIVER_NAME "FixtureDriver"
+#endif
+#ifndef DEV_DESCRIPTION
+#define DEV_DESCRIPTION "Fixture device for the loader tests"
 #endif
 #ifndef DEV_VERSION
 #define DEV_VERSION VMH_DEVREG_VERSION
@@ -72,7 +85,7 @@ static const VMHDeviceReg fixtureDevice = {
     .version = DEV_VERSION,
     .hlpVersion = DEV_HLP_VERSION,
     .name = DEVICE_NAME,
-    .description = "Fixture device for the loader tests",
+    .description = DEV_DESCRIPTION,
     .flags = DEV_FLAGS,
     .order = VMH_DEVORDER_MISC,
     .maxInstances = DEV_MAX_INSTANCES,
