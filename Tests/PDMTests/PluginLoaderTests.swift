@@ -173,6 +173,23 @@ import Testing
         expectRefusal(path, kind: .noEntryPoint, reason: "does not export vmhost_plugin_register")
     }
 
+    @Test func refusesUnresolvedSymbolAtDlopen() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libUnresolved.so", ["UNDEFINED_CALL"])
+        let registry = PluginRegistry()
+        do {
+            try registry.load(path: path)
+            Issue.record("a module with an unresolved symbol loaded")
+        } catch {
+            #expect(error.kind == .dynamicLinker)
+            #expect(error.description.hasPrefix("\(path): dlopen failed: "))
+            #expect(error.reason.contains("undefined symbol: vmhost_missing_function"))
+            #expect(!error.description.contains("\n"))
+        }
+        #expect(registry.modules.isEmpty && registry.devices.isEmpty)
+    }
+
     @Test func refusesNonELF() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }

@@ -79,7 +79,15 @@ VMH_DECLARE_ABI_NOTE();
 #endif
 
 __attribute__((unused)) static int fixtureDeviceConstruct(VMHDevIns *ins) { (void)ins; return VMH_OK; }
+#ifdef UNDEFINED_CALL
+/* A symbol nothing defines: with RTLD_NOW the dynamic linker refuses the module. */
+extern int vmhost_missing_function(void);
+static int fixtureDriverConstruct(VMHDrvIns *ins, uint32_t flags) {
+    (void)ins; (void)flags; return vmhost_missing_function();
+}
+#else
 static int fixtureDriverConstruct(VMHDrvIns *ins, uint32_t flags) { (void)ins; (void)flags; return VMH_OK; }
+#endif
 
 static const VMHDeviceReg fixtureDevice = {
     .version = DEV_VERSION,
