@@ -13,11 +13,11 @@ public final class MachineVCPUExecutor: VCPUExecutor, @unchecked Sendable {
         case .continue: return .continue
         case .halted: return .halted
         case .interrupted: return .interrupted
-        case .shutdown(let reason, _): return .shutdown(reason: reason)
+        case .shutdown(let reason, let registers): return .shutdown(reason: reason, registers: registers)
         case .internalError(let reason, let registers): return .internalError(reason: reason, registers: registers)
         case .failEntry(let reason, let registers): return .internalError(reason: reason, registers: registers)
         case .powerOffRequested: return .powerOffRequested
-        case .suspendRequested: return .continue
+        case .suspendRequested: return .suspendRequested
         }
     }
 
