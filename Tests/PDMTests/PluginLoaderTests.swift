@@ -272,6 +272,13 @@ import Testing
         #expect(registry.modules.map(\.path) == [first])
     }
 
+    @Test func refusesNameRegisteredTwiceByOneModule() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libTwice.so", ["REGISTER_DEVICE_TWICE"])
+        expectRefusal(path, kind: .duplicateName, reason: "device 'FixtureDevice' is registered twice by this module")
+    }
+
     @Test func refusesNullConstruct() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }
