@@ -190,6 +190,16 @@ import Testing
         #expect(registry.modules.isEmpty && registry.devices.isEmpty)
     }
 
+    @Test func forgedRegistrarIsRefusedHarmlessly() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libForged.so", ["FORGED_REGISTRAR"])
+        let registry = PluginRegistry()
+        // The plugin itself checks the refusals (returning -100/-101 otherwise), then registers through a copy.
+        let module = try registry.load(path: path)
+        #expect(module.deviceNames == ["FixtureDevice"] && module.driverNames == ["FixtureDriver"])
+    }
+
     @Test func refusesNonELF() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }
