@@ -3,4 +3,5 @@ import ArgumentParser
 /// Every benchmark subcommand. Add yours here.
 let benchmarkCommands: [any ParsableCommand.Type] = [
     PluginLoadBenchmark.self,
+    PDMWalkBench.self,
 ]
