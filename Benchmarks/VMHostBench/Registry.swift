@@ -3,5 +3,6 @@ import ArgumentParser
 /// Every benchmark subcommand. Add yours here.
 let benchmarkCommands: [any ParsableCommand.Type] = [
     PluginLoadBenchmark.self,
+    PDMWalkBench.self,
     ExitDispatchBench.self,
 ]

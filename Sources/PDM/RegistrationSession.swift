@@ -37,7 +37,8 @@ final class RegistrationSession: Sendable {
     }
 
     /// The sessions whose entry point is running. A registrar's `hostPrivate` is used only when it is in here, so a
-    /// plugin that passes a forged or stale registrar gets VMH_ERR_INVALID_PARAMETER instead of crashing the host.
+    /// plugin that passes a NULL or forged registrar (or calls after its session ended and the value no longer
+    /// names a running session) gets VMH_ERR_INVALID_PARAMETER instead of crashing the host.
     private static let active = Mutex<Set<UInt>>([])
 
     /// Calls `entry` with a fresh registrar; returns the entry point's status. Registrations are in `state`.

@@ -272,6 +272,13 @@ import Testing
         #expect(registry.modules.map(\.path) == [first])
     }
 
+    @Test func refusesNameRegisteredTwiceByOneModule() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libTwice.so", ["REGISTER_DEVICE_TWICE"])
+        expectRefusal(path, kind: .duplicateName, reason: "device 'FixtureDevice' is registered twice by this module")
+    }
+
     @Test func refusesNullConstruct() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }
@@ -462,7 +469,10 @@ import Testing
             #expect(products.map(\.path).contains(refusal.path), "\(refusal)")
             #expect(refusal.description.hasPrefix(refusal.path + ": "))
         }
+        // Every plugin product of this package is meant to load on the host built with it.
+        #expect(report.refused.isEmpty, "\(report.refused.map(\.description))")
         for module in report.loaded {
+            #expect(!(module.deviceNames.isEmpty && module.driverNames.isEmpty), "\(module) registers nothing")
             #expect(module.abiNote != nil, "\(module): SDK plugins carry the ABI note")
             for name in module.deviceNames { #expect(registry.device(named: name)?.module == module) }
             for name in module.driverNames { #expect(registry.driver(named: name)?.module == module) }

@@ -137,6 +137,10 @@ int ENTRY_NAME(const VMHRegistrar *registrar, uint32_t hostAbiVersion) {
 #endif
     int rc = registrar->registerDevice(registrar, &fixtureDevice);
     if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#ifdef REGISTER_DEVICE_TWICE
+    rc = registrar->registerDevice(registrar, &fixtureDevice);
+    if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#endif
     if (REGISTER_DRIVER) {
         rc = registrar->registerDriver(registrar, &fixtureDriver);
         if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
