@@ -4,4 +4,5 @@ import ArgumentParser
 let benchmarkCommands: [any ParsableCommand.Type] = [
     PluginLoadBenchmark.self,
     ExitDispatchBench.self,
+    PauseBench.self,
 ]
