@@ -37,6 +37,12 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         public let device: String
         public let irq: UInt32
         public let level: Int32
+
+        public init(device: String, irq: UInt32, level: Int32) {
+            self.device = device
+            self.irq = irq
+            self.level = level
+        }
     }
 
     /// A timer a device created.

@@ -7,13 +7,7 @@ import VMM
 
 /// The machine with real device plugins (`.so` files from the build folder) constructed by the real PDM through
 /// `MachineServices`, running real guests.
-/// TEMPORARY until the device plugins land in main: true when the real plugins load.
-enum DevicePluginsAvailability {
-    static let built: Bool = (try? DeviceDispatchTests.registry()) != nil
-}
-
-@Suite(.serialized, .enabled(if: DevicePluginsAvailability.built, "device plugins not built yet"))
-struct DeviceDispatchTests {
+@Suite(.serialized) struct DeviceDispatchTests {
     /// The folder of the test executable, where SwiftPM puts `lib<Plugin>.so`.
     static var pluginFolder: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
