@@ -177,9 +177,11 @@ public final class Machine: @unchecked Sendable {
     /// Freezes the I/O range table; no registration after this. Call before the first `KVM_RUN`.
     public func freezeIORanges() { ioRanges.freeze() }
 
-    /// A runner for vCPU `index` (one per EMT).
+    /// A runner for vCPU `index` (one per EMT). Freezes the I/O range table (registration is over once vCPUs
+    /// are about to run).
     public func runner(forVCPU index: Int) -> VCPURunner? {
         guard vcpus.indices.contains(index) else { return nil }
+        ioRanges.freeze()
         return VCPURunner(machine: self, index: index)
     }
 }
