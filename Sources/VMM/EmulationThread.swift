@@ -39,6 +39,8 @@ public final class EmulationThread: @unchecked Sendable {
     var inRendezvous = false
     /// Generation of the last rendezvous round this EMT joined.
     var lastRendezvousGeneration: UInt64 = 0
+    /// The queued request whose body runs right now on this EMT.
+    var currentRequest: VMRequest?
 
     init(id: Int, executor: any VCPUExecutor, group: EMTGroup) {
         self.id = id

@@ -469,7 +469,10 @@ import Testing
             #expect(products.map(\.path).contains(refusal.path), "\(refusal)")
             #expect(refusal.description.hasPrefix(refusal.path + ": "))
         }
+        // Every plugin product of this package is meant to load on the host built with it.
+        #expect(report.refused.isEmpty, "\(report.refused.map(\.description))")
         for module in report.loaded {
+            #expect(!(module.deviceNames.isEmpty && module.driverNames.isEmpty), "\(module) registers nothing")
             #expect(module.abiNote != nil, "\(module): SDK plugins carry the ABI note")
             for name in module.deviceNames { #expect(registry.device(named: name)?.module == module) }
             for name in module.driverNames { #expect(registry.driver(named: name)?.module == module) }
