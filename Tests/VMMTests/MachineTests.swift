@@ -91,5 +91,16 @@ import VMM
         #expect(try memory.load(UInt32.self, at: 0x10800) == 0x474d_4856)
         // The AP took its CPU index from its APIC id: counter 1 moved, counter 2 did not.
         #expect(try memory.load(UInt64.self, at: 0x10080) == 0)
+
+        // Reset (platform + every vCPU) and run again: both CPUs come back to ring 3, the AP through a new
+        // INIT/SIPI; the ring-3 count (outside the reloaded image) goes on from 2 to 4.
+        try machine.resetPlatform()
+        for r in runners { try r.resetToPowerOnState() }
+        #expect(try machine.vcpus[1].mpState() == .uninitialized)
+        let (again, outcomes2) = GuestRunLoop.runAll(runners) {
+            ((try? memory.load(UInt32.self, at: 0x10804)) ?? 0) == 4
+        }
+        #expect(again, "ring3=\(String(describing: try? memory.load(UInt32.self, at: 0x10804)))")
+        #expect(outcomes2.isEmpty)
     }
 }

@@ -114,6 +114,23 @@ import VMM
         #expect(vm.state == .terminated)
     }
 
+    /// vCPU 1 is never started by the guest (cpus=1 on a 2-vCPU VM): it stays in wait-for-SIPI, blocked inside
+    /// KVM_RUN by the in-kernel LAPIC. Suspend must still kick it out, and power-off too.
+    @Test func vcpuBlockedInTheKernelIsKickedBySuspend() throws {
+        let (vm, log) = try Self.makeVM(guest: "smp-counter", cmdline: "cpus=1", cpus: 2, devices: [], plugins: [])
+        let memory = try #require(vm.parts?.machine.memory)
+        try vm.powerOn()
+        #expect(eventually { (try? memory.load(UInt32.self, at: 0x10804)) == 1 })
+        for _ in 0..<5 {
+            #expect(try vm.suspend() == .done)
+            #expect(eventually { vm.emts.emts.allSatisfy { $0.isParked } })
+            #expect(try vm.resume() == .done)
+        }
+        #expect(try vm.powerOff() == .done)
+        #expect(log.all.filter { $0.hasPrefix("running->suspending") }.allSatisfy { $0.hasSuffix("@1") })
+        try vm.destroy()
+    }
+
     @Test func tripleFaultEntersGuruMeditationAndTheVMStillAnswers() throws {
         let (vm, _) = try Self.makeVM(guest: "triple-fault", cmdline: "", cpus: 2, devices: [], plugins: [])
         try vm.powerOn()
