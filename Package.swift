@@ -71,6 +71,7 @@ let package = Package(
             "VMM", "PDM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
