@@ -252,52 +252,25 @@ private func drvQuiesce(_ ins: UnsafeMutablePointer<VMHDrvIns>?, _ name: String)
 
 // MARK: - Registration
 
-private func setName<T>(_ tuple: inout T, _ name: String) {
-    withUnsafeMutableBytes(of: &tuple) { raw in
-        raw.initializeMemory(as: UInt8.self, repeating: 0)
-        for (i, b) in name.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+nonisolated(unsafe) private let stubDeviceReg = makeStubDevice(name: "Stub", flags: 0)
+nonisolated(unsafe) private let stubFirstDeviceReg = makeStubDevice(
+    name: "StubFirst",
+    flags: UInt32(VMH_DEVREG_F_FIRST_SUSPEND | VMH_DEVREG_F_FIRST_POWEROFF | VMH_DEVREG_F_FIRST_RESET))
+
+private func makeStubDevice(name: String, flags: UInt32) -> UnsafePointer<VMHDeviceReg> {
+    StaticRegistrations.device(name: name, flags: flags, maxInstances: 1024) { reg in
+        reg.construct = stubDevConstruct
+        reg.destruct = stubDevDestruct
+        reg.initComplete = devSimple("initComplete")
+        reg.powerOn = devSimple("powerOn")
+        reg.resume = devSimple("resume")
+        reg.suspend = { ins in devQuiesce(ins, "suspend") }
+        reg.powerOff = { ins in devQuiesce(ins, "powerOff") }
+        reg.reset = { ins in devQuiesce(ins, "reset") }
     }
 }
 
-private func makeDeviceReg(name: String, flags: UInt32) -> UnsafePointer<VMHDeviceReg> {
-    var reg = VMHDeviceReg()
-    let version = stubVersion(0xa010)
-    reg.version = version
-    reg.versionEnd = version
-    reg.hlpVersion = stubVersion(0xa012)
-    setName(&reg.name, name)
-    reg.flags = flags
-    reg.order = UInt32(VMH_DEVORDER_MISC)
-    reg.maxInstances = 1024
-    reg.instanceSize = 64
-    reg.construct = stubDevConstruct
-    reg.destruct = stubDevDestruct
-    reg.initComplete = devSimple("initComplete")
-    reg.powerOn = devSimple("powerOn")
-    reg.resume = devSimple("resume")
-    reg.suspend = { ins in devQuiesce(ins, "suspend") }
-    reg.powerOff = { ins in devQuiesce(ins, "powerOff") }
-    reg.reset = { ins in devQuiesce(ins, "reset") }
-    let pointer = UnsafeMutablePointer<VMHDeviceReg>.allocate(capacity: 1)
-    pointer.initialize(to: reg)
-    return UnsafePointer(pointer)
-}
-
-private func stubVersion(_ magic: UInt32) -> UInt32 { (magic << 16) | (1 << 8) }
-
-nonisolated(unsafe) private let stubDeviceReg = makeDeviceReg(name: "Stub", flags: 0)
-nonisolated(unsafe) private let stubFirstDeviceReg = makeDeviceReg(
-    name: "StubFirst",
-    flags: UInt32(VMH_DEVREG_F_FIRST_SUSPEND | VMH_DEVREG_F_FIRST_POWEROFF | VMH_DEVREG_F_FIRST_RESET))
-nonisolated(unsafe) private let stubDriverReg: UnsafePointer<VMHDriverReg> = {
-    var reg = VMHDriverReg()
-    let version = stubVersion(0xa020)
-    reg.version = version
-    reg.versionEnd = version
-    reg.hlpVersion = stubVersion(0xa022)
-    setName(&reg.name, "StubDriver")
-    reg.maxInstances = 4096
-    reg.instanceSize = 64
+nonisolated(unsafe) private let stubDriverReg = StaticRegistrations.driver(name: "StubDriver", maxInstances: 4096) { reg in
     reg.construct = stubDrvConstruct
     reg.destruct = { ins in
         drvLog(ins, "destruct")
@@ -313,10 +286,7 @@ nonisolated(unsafe) private let stubDriverReg: UnsafePointer<VMHDriverReg> = {
         guard let ins, let iid else { return nil }
         return ins.pointee.hlp.pointee.queryBelow(ins, iid)
     }
-    let pointer = UnsafeMutablePointer<VMHDriverReg>.allocate(capacity: 1)
-    pointer.initialize(to: reg)
-    return UnsafePointer(pointer)
-}()
+}
 
 private let stubEntry: VMHPluginEntry = { registrar, _ in
     guard let registrar else { return VMH_ERR_INVALID_PARAMETER }

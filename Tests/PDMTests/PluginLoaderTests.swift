@@ -190,6 +190,16 @@ import Testing
         #expect(registry.modules.isEmpty && registry.devices.isEmpty)
     }
 
+    @Test func forgedRegistrarIsRefusedHarmlessly() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libForged.so", ["FORGED_REGISTRAR"])
+        let registry = PluginRegistry()
+        // The plugin itself checks the refusals (returning -100/-101 otherwise), then registers through a copy.
+        let module = try registry.load(path: path)
+        #expect(module.deviceNames == ["FixtureDevice"] && module.driverNames == ["FixtureDriver"])
+    }
+
     @Test func refusesNonELF() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }
@@ -260,6 +270,13 @@ import Testing
         // OtherDevice had been accepted before the driver was refused: it must not stay.
         #expect(registry.device(named: "OtherDevice") == nil)
         #expect(registry.modules.map(\.path) == [first])
+    }
+
+    @Test func refusesNameRegisteredTwiceByOneModule() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libTwice.so", ["REGISTER_DEVICE_TWICE"])
+        expectRefusal(path, kind: .duplicateName, reason: "device 'FixtureDevice' is registered twice by this module")
     }
 
     @Test func refusesNullConstruct() throws {
@@ -452,7 +469,10 @@ import Testing
             #expect(products.map(\.path).contains(refusal.path), "\(refusal)")
             #expect(refusal.description.hasPrefix(refusal.path + ": "))
         }
+        // Every plugin product of this package is meant to load on the host built with it.
+        #expect(report.refused.isEmpty, "\(report.refused.map(\.description))")
         for module in report.loaded {
+            #expect(!(module.deviceNames.isEmpty && module.driverNames.isEmpty), "\(module) registers nothing")
             #expect(module.abiNote != nil, "\(module): SDK plugins carry the ABI note")
             for name in module.deviceNames { #expect(registry.device(named: name)?.module == module) }
             for name in module.driverNames { #expect(registry.driver(named: name)?.module == module) }

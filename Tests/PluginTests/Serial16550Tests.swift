@@ -77,6 +77,25 @@ extension TestCharSuites {
             #expect(h.messages(of: "Serial16550/0").contains { $0.contains("irq") })
         }
 
+        @Test func registration() throws {
+            let h = PluginTestHarness()
+            try h.loadProduct("Serial16550")
+            let type = try #require(h.registry.device(named: "Serial16550"))
+            #expect(type.flags == UInt32(VMH_DEVREG_F_THREAD_SAFE))  // input arrives on driver threads
+            #expect(type.order == VMH_DEVORDER_SERIAL)
+            #expect(type.maxInstances >= 1)
+        }
+
+        @Test func otherBadSettingsFailConstruct() throws {
+            for settings: Settings in [["iobase": .string("com1")], ["speed": .integer(9600)],
+                                       ["iobase": .integer(0xfffc)]] {
+                let h = PluginTestHarness()
+                try h.loadProduct("Serial16550")
+                h.addDevice(DeviceConfig(name: "Serial16550", settings: settings))
+                #expect(throws: PDMError.self) { try h.construct() }
+            }
+        }
+
         @Test func noDriverDropsOutputAndLogsOnce() throws {
             let h = try uart(driver: false)
             for byte in Array("abc".utf8) { write(h, Self.thr, byte) }

@@ -7,13 +7,7 @@ import VMM
 
 /// The machine with real device plugins (`.so` files from the build folder) constructed by the real PDM through
 /// `MachineServices`, running real guests.
-/// TEMPORARY until the device plugins land in main: true when the real plugins load.
-enum DevicePluginsAvailability {
-    static let built: Bool = (try? DeviceDispatchTests.registry()) != nil
-}
-
-@Suite(.serialized, .enabled(if: DevicePluginsAvailability.built, "device plugins not built yet"))
-struct DeviceDispatchTests {
+@Suite(.serialized) struct DeviceDispatchTests {
     /// The folder of the test executable, where SwiftPM puts `lib<Plugin>.so`.
     static var pluginFolder: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
@@ -67,6 +61,24 @@ struct DeviceDispatchTests {
         #expect(CaptureDriver.text.contains("device-io: PASS"), "guest said: \(CaptureDriver.text)")
         #expect(result.outcome == .powerOffRequested(exitStatus: 1))
         #expect(machine.dispatcher.handlerFailures == 0)
+    }
+
+    @Test func resetRestartsTheGuestAfterATripleFault() throws {
+        CaptureDriver.clear()
+        let (machine, pdm, runner) = try Self.boot("triple-fault", devices: [Self.serialToCapture])
+        defer { try? pdm.powerOff(); pdm.destroy() }
+        let line = "triple-fault: loading an empty IDT\n"
+        for round in 1...2 {
+            let result = GuestRunLoop.run(runner) { $0 != .continue }
+            #expect(!result.timedOut)
+            guard case .shutdown = result.outcome else {
+                Issue.record("round \(round): expected a shutdown, got \(String(describing: result.outcome))")
+                return
+            }
+            #expect(CaptureDriver.text == String(repeating: line, count: round))
+            try machine.resetPlatform()
+            try runner.resetToPowerOnState()
+        }
     }
 
     @Test func portConflictNamesBothOwners() throws {

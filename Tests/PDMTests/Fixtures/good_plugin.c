@@ -121,8 +121,26 @@ int ENTRY_NAME(const VMHRegistrar *registrar, uint32_t hostAbiVersion) {
     (void)hostAbiVersion;
     if (registrar->version != VMH_REGISTRAR_VERSION || registrar->versionEnd != VMH_REGISTRAR_VERSION)
         return VMH_ERR_VERSION_MISMATCH;
+#ifdef FORGED_REGISTRAR
+    {
+        /* A NULL and a forged registrar must be refused without harm; a copy of the real one is fine. */
+        VMHRegistrar forged = *registrar;
+        forged.hostPrivate = (void *)0x1234;
+        if (registrar->registerDevice(NULL, &fixtureDevice) != VMH_ERR_INVALID_PARAMETER) return -100;
+        if (registrar->registerDevice(&forged, &fixtureDevice) != VMH_ERR_INVALID_PARAMETER) return -101;
+        forged.hostPrivate = registrar->hostPrivate;
+        registrar = &forged;
+        int copied = registrar->registerDevice(registrar, &fixtureDevice);
+        if (copied != VMH_OK) return copied;
+        return registrar->registerDriver(registrar, &fixtureDriver);
+    }
+#endif
     int rc = registrar->registerDevice(registrar, &fixtureDevice);
     if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#ifdef REGISTER_DEVICE_TWICE
+    rc = registrar->registerDevice(registrar, &fixtureDevice);
+    if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#endif
     if (REGISTER_DRIVER) {
         rc = registrar->registerDriver(registrar, &fixtureDriver);
         if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
