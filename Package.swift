@@ -17,6 +17,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Stdio", kind: "Drivers", language: "swift"),
     .init(name: "AsyncDelay", kind: "Drivers", language: "swift"),
     .init(name: "ProbeDriver", kind: "Drivers", language: "swift"),
+    .init(name: "Char", kind: "Drivers", language: "swift"),
+    .init(name: "File", kind: "Drivers", language: "swift"),
+    .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
