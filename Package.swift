@@ -17,6 +17,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Stdio", kind: "Drivers", language: "swift"),
     .init(name: "AsyncDelay", kind: "Drivers", language: "swift"),
     .init(name: "ProbeDriver", kind: "Drivers", language: "swift"),
+    .init(name: "Char", kind: "Drivers", language: "swift"),
+    .init(name: "File", kind: "Drivers", language: "swift"),
+    .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -71,6 +74,7 @@ let package = Package(
             "VMM", "PDM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
