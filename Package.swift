@@ -17,6 +17,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Stdio", kind: "Drivers", language: "swift"),
     .init(name: "AsyncDelay", kind: "Drivers", language: "swift"),
     .init(name: "ProbeDriver", kind: "Drivers", language: "swift"),
+    .init(name: "Char", kind: "Drivers", language: "swift"),
+    .init(name: "File", kind: "Drivers", language: "swift"),
+    .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -73,6 +76,7 @@ let package = Package(
             "VMM", "PDM", "ELF", "CVMHostABI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
@@ -95,6 +99,9 @@ let package = Package(
         .testTarget(name: "AuthorKitTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
+                    swiftSettings: strict),
+        // The SDK itself, with device/driver types compiled into the test and registered in-process.
+        .testTarget(name: "PluginSDKTests", dependencies: ["PluginSDK", "PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
     ] + pluginTargets
 )

@@ -5,4 +5,6 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     PluginLoadBenchmark.self,
     PDMWalkBench.self,
     ExitDispatchBench.self,
+    PauseBench.self,
+    PluginDispatchBench.self,
 ]

@@ -24,10 +24,10 @@ public final class DeviceContext: @unchecked Sendable {
     let ref: InstanceRef
     let asyncState: AsyncState
     var plugin: (any DevicePlugin)?
-    private var portRanges: [PortIORange] = []
-    private var mmioRanges: [MMIORange] = []
-    private var timers: [DeviceTimer] = []
-    private var interfaces: [any OfferedInterface] = []
+    /// What the host's callbacks reach through `user`/`context` pointers (ranges, timer and interface handler
+    /// boxes): owned here only, released at destruct.
+    private var handlerObjects: [AnyObject] = []
+    private var interfaces: [(lun: UInt32?, interface: any OfferedInterface)] = []
 
     init(instance: UnsafeMutablePointer<VMHDevIns>, helpers: UnsafePointer<VMHDevHlp>) {
         self.instance = instance
@@ -87,26 +87,40 @@ public final class DeviceContext: @unchecked Sendable {
         I(queryLunInterface(lun: lun, iid: I.iid))
     }
 
-    /// Creates a char port this device offers to the driver of a LUN (input towards the guest); return
-    /// `port.answer(iid)` from ``DevicePlugin/queryInterface(lun:iid:)``.
-    public func offerCharPort(receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
-        let port = OfferedCharPort(receive: receive)
-        interfaces.append(port)
+    /// Creates a char port this device offers to the top driver of `lun` (every LUN when nil): input towards the
+    /// guest. The SDK answers `queryInterface` for it (also while `init` still runs, e.g. when the driver being
+    /// attached queries the device), so the plugin need not override ``DevicePlugin/queryInterface(lun:iid:)``.
+    @discardableResult
+    public func offerCharPort(lun: UInt32? = nil, receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
+        let handlers = OfferedCharPort.Handlers(receive: receive)
+        handlerObjects.append(handlers)
+        let port = OfferedCharPort(handlers: handlers)
+        offer(port, lun: lun)
         return port
     }
 
-    /// Keeps an interface object alive until destruct and invalidates it then.
-    public func retain(_ interface: any OfferedInterface) {
-        interfaces.append(interface)
+    /// Offers `interface` to the top driver of `lun` (every LUN when nil): the SDK answers `queryInterface` for
+    /// its id after asking the plugin, keeps it alive until destruct and invalidates it then.
+    public func offer(_ interface: any OfferedInterface, lun: UInt32? = nil) {
+        interfaces.append((lun, interface))
+    }
+
+    /// The offered interface answering `iid` for `lun`, if any.
+    func offeredInterface(lun: UInt32, iid: InterfaceID) -> UnsafeMutableRawPointer? {
+        for entry in interfaces where entry.lun == nil || entry.lun == lun {
+            if let answer = entry.interface.answer(iid) { return answer }
+        }
+        return nil
     }
 
     // MARK: Port I/O and MMIO (construct only)
 
     /// Routes guest port I/O in `base ..< base + count` to `read`/`write` (offsets are relative to `base`). A nil
     /// `read` makes reads return all-ones; a nil `write` drops writes. Only during construct.
-    @discardableResult
+    /// The handlers may capture the plugin (e.g. method references such as `write: guestWrite`): the context is
+    /// their only owner and releases them at destruct.
     public func registerPorts(base: UInt16, count: UInt16, description: String,
-                              read: PortIORange.Read?, write: PortIORange.Write?) throws(PluginError) -> PortIORange {
+                              read: PortIORange.Read?, write: PortIORange.Write?) throws(PluginError) {
         guard let register = helpers.pointee.ioPortRegister else {
             throw PluginError(.notSupported, "the host has no ioPortRegister helper")
         }
@@ -120,15 +134,14 @@ public final class DeviceContext: @unchecked Sendable {
             throw PluginError(PluginStatus(rawValue: status),
                               "registering ports \(hex(base))..<\(hex(UInt32(base) + UInt32(count))) failed")
         }
-        portRanges.append(range)
-        return range
+        handlerObjects.append(range)
     }
 
     /// Routes guest MMIO in `base ..< base + size` to `read`/`write` (offsets are relative to `base`). Only
     /// during construct.
-    @discardableResult
+    /// Handler ownership as in ``registerPorts(base:count:description:read:write:)``.
     public func registerMMIO(base: UInt64, size: UInt64, description: String,
-                             read: MMIORange.Read?, write: MMIORange.Write?) throws(PluginError) -> MMIORange {
+                             read: MMIORange.Read?, write: MMIORange.Write?) throws(PluginError) {
         guard let register = helpers.pointee.mmioRegister else {
             throw PluginError(.notSupported, "the host has no mmioRegister helper")
         }
@@ -142,8 +155,7 @@ public final class DeviceContext: @unchecked Sendable {
             throw PluginError(PluginStatus(rawValue: status),
                               "registering MMIO \(hex(base)) size \(hex(size)) failed")
         }
-        mmioRanges.append(range)
-        return range
+        handlerObjects.append(range)
     }
 
     // MARK: Guest memory, interrupts, timers
@@ -182,24 +194,24 @@ public final class DeviceContext: @unchecked Sendable {
         return PluginStatus(rawValue: setIrq(instance, irq, high ? 1 : 0))
     }
 
-    /// Creates a one-shot timer whose `handler` runs when it fires. Only during construct.
+    /// Creates a one-shot timer whose `handler` runs when it fires. Only during construct. The context owns the
+    /// handler (it may capture the plugin) and releases it at destruct.
     public func createTimer(description: String, handler: @escaping DeviceTimer.Handler) throws(PluginError)
         -> DeviceTimer
     {
         guard let create = helpers.pointee.timerCreate else {
             throw PluginError(.notSupported, "the host has no timerCreate helper")
         }
-        let timer = DeviceTimer(instance: instance, handler: handler)
+        let box = DeviceTimerHandler(handler)
         var handle: UInt64 = 0
         let status = description.withCString {
-            create(instance, deviceTimerThunk, Unmanaged.passUnretained(timer).toOpaque(), $0, &handle)
+            create(instance, deviceTimerThunk, Unmanaged.passUnretained(box).toOpaque(), $0, &handle)
         }
         guard status == VMH_OK else {
             throw PluginError(PluginStatus(rawValue: status), "creating timer '\(description)' failed")
         }
-        timer.setHandle(handle)
-        timers.append(timer)
-        return timer
+        handlerObjects.append(box)
+        return DeviceTimer(instance: instance, handle: handle)
     }
 
     /// Monotonic host clock in nanoseconds.
@@ -234,10 +246,9 @@ public final class DeviceContext: @unchecked Sendable {
     /// Drops the plugin and every handler (their closures may capture the plugin).
     func tearDown() {
         asyncState.detach()
-        for range in portRanges { range.invalidate() }
-        for range in mmioRanges { range.invalidate() }
-        for timer in timers { timer.invalidate() }
-        for interface in interfaces { interface.invalidate() }
+        for entry in interfaces { entry.interface.invalidate() }
+        interfaces.removeAll()
+        handlerObjects.removeAll()
         plugin = nil
     }
 }

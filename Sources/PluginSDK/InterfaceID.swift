@@ -31,14 +31,16 @@ public protocol InterfaceHandle {
     init?(_ pointer: UnsafeMutableRawPointer?)
 }
 
-/// An interface this plugin offers: a stable C struct whose `context` leads back to the Swift object. Return
-/// ``answer(_:)`` from `queryInterface`.
+/// An interface this plugin offers: a stable C struct whose `context` leads back to the Swift object. Offer it
+/// through ``DeviceContext/offer(_:lun:)`` or ``DriverContext/offer(_:)`` (the SDK then answers queries for it),
+/// or return ``answer(_:)`` from your own `queryInterface`.
 public protocol OfferedInterface: AnyObject {
     /// The id this interface answers to.
     static var iid: InterfaceID { get }
     /// The C struct, valid until the offering instance is destructed.
     var rawPointer: UnsafeMutableRawPointer { get }
-    /// Drops the closures (called by the SDK at destruct, breaking reference cycles with the plugin).
+    /// Detaches the C struct from the Swift side, so that a call after the offering instance's destruct fails
+    /// cleanly instead of reaching freed memory (called by the SDK at destruct).
     func invalidate()
 }
 

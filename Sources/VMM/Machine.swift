@@ -37,9 +37,25 @@ public final class Machine: @unchecked Sendable {
     public let dispatcher: ExitDispatcher
     /// Where devices' power-off / suspend requests made during an exit are parked for the EMT to see.
     public let pendingRequests = MachineRequests()
+    /// Device timers (their thread starts with the first arm and stops with the machine).
+    public let timers = DeviceTimers()
     /// What `loadPVHKernel` loaded (kept for a reset).
     public private(set) var boot: PVHBootInfo?
     private var kernel: (elf: ELFFile, commandLine: String)?
+    /// Each vCPU's state right after creation, restored by `resetVCPU`.
+    private let initialVCPUStates: [InitialVCPUState]
+    /// The interrupt controllers and the PIT right after creation, restored by `resetPlatform`.
+    private let initialIRQChips: [KVMIRQChipState]
+    private let initialPIT: KVMPITState
+
+    /// What a vCPU looks like at power-on (as KVM created it).
+    private struct InitialVCPUState {
+        let regs: KVMRegisters
+        let sregs: KVMSpecialRegisters
+        let fpu: KVMFPU
+        let lapic: KVMLAPICState
+        let events: KVMVCPUEvents
+    }
 
     /// Creates the VM: TSS and identity-map addresses, irqchip, PIT2, RAM slots, vCPUs with CPUID.
     public init(configuration: MachineConfiguration) throws(MachineError) {
@@ -65,16 +81,26 @@ public final class Machine: @unchecked Sendable {
             }
             let supported = try kvm.supportedCPUID()
             var vcpus: [KVMVCPU] = []
+            var states: [InitialVCPUState] = []
             for id in 0..<UInt32(configuration.vcpuCount) {
                 let vcpu = try vm.createVCPU(id: id)
                 try vcpu.setCPUID(Self.cpuid(supported, apicID: id, vcpuCount: UInt32(configuration.vcpuCount)))
                 vcpus.append(vcpu)
+                states.append(InitialVCPUState(regs: try vcpu.registers(), sregs: try vcpu.specialRegisters(),
+                                               fpu: try vcpu.fpu(), lapic: try vcpu.lapic(), events: try vcpu.events()))
             }
             self.vcpus = vcpus
+            self.initialVCPUStates = states
+            var chips: [KVMIRQChipState] = []
+            for chip in KVMVirtualMachine.IRQChip.allCases { chips.append(try vm.irqChipState(chip)) }
+            self.initialIRQChips = chips
+            self.initialPIT = try vm.pitState()
         } catch { throw .kvm(error) }
         ioRanges = IORangeTable()
         dispatcher = ExitDispatcher(table: ioRanges)
     }
+
+    deinit { timers.shutdown() }
 
     /// The supported CPUID set with this vCPU's APIC id in leaf 1 EBX[31:24] and leaf 0xB / 0x1F EDX, and the
     /// logical processor count in leaf 1 EBX[23:16].
@@ -110,13 +136,21 @@ public final class Machine: @unchecked Sendable {
         return info
     }
 
-    /// Puts vCPU `index` into its power-on state: the BSP at the PVH entry (when a kernel is loaded), an AP into
-    /// wait-for-SIPI. Call on the vCPU's own thread once EMTs run.
+    /// Puts vCPU `index` into its power-on state: the registers, FPU, local APIC and pending events KVM created it
+    /// with, then the BSP at the PVH entry (when a kernel is loaded) or an AP into wait-for-SIPI. Call on the
+    /// vCPU's own thread once EMTs run.
     public func resetVCPU(_ index: Int) throws(MachineError) {
         guard vcpus.indices.contains(index) else {
             throw .invalidVCPUCount(requested: index + 1, maximum: vcpus.count)
         }
         do {
+            let vcpu = vcpus[index]
+            let initial = initialVCPUStates[index]
+            try vcpu.setRegisters(initial.regs)
+            try vcpu.setSpecialRegisters(initial.sregs)
+            try vcpu.setFPU(initial.fpu)
+            try vcpu.setLAPIC(initial.lapic)
+            try vcpu.setEvents(initial.events)
             if index == 0 {
                 if let boot { try PVHLoader.configureBootProcessor(vcpus[0], boot: boot) }
             } else {
@@ -134,12 +168,24 @@ public final class Machine: @unchecked Sendable {
         } catch { throw .load(error) }
     }
 
+    /// The machine-wide part of a reset: the interrupt controllers and the PIT back to their power-on state, and
+    /// the kernel image and boot data reloaded. vCPUs are reset separately (`resetVCPU`, on each EMT).
+    public func resetPlatform() throws(MachineError) {
+        do {
+            for chip in initialIRQChips { try vm.setIRQChipState(chip) }
+            try vm.setPITState(initialPIT)
+        } catch { throw .kvm(error) }
+        try reloadKernel()
+    }
+
     /// Freezes the I/O range table; no registration after this. Call before the first `KVM_RUN`.
     public func freezeIORanges() { ioRanges.freeze() }
 
-    /// A runner for vCPU `index` (one per EMT).
+    /// A runner for vCPU `index` (one per EMT). Freezes the I/O range table (registration is over once vCPUs
+    /// are about to run).
     public func runner(forVCPU index: Int) -> VCPURunner? {
         guard vcpus.indices.contains(index) else { return nil }
+        ioRanges.freeze()
         return VCPURunner(machine: self, index: index)
     }
 }

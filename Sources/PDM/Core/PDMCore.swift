@@ -21,8 +21,11 @@ public struct PluginLogRecord: Sendable, Equatable {
 /// A progress report of a walk waiting for asynchronous instances (also logged as
 /// `suspend: after 1002 ms, 3 passes: 1 pending - virtio-blk/0/0/Block/0`).
 public struct WalkProgress: Sendable, Equatable, CustomStringConvertible {
+    /// The walk (suspend, reset or powerOff).
     public var operation: PowerOperation
+    /// Time since the walk started.
     public var elapsedMilliseconds: Int64
+    /// Passes over the instances so far (a pass follows every wake-up).
     public var passes: Int
     /// Instances still pending, in walk order.
     public var pending: [String]
@@ -76,7 +79,9 @@ public final class PDMCore: @unchecked Sendable {
     var configuration = VMConfiguration()
     var driverLiveCount: [String: UInt32] = [:]
     var driverNextNumber: [String: UInt32] = [:]
-    private(set) public var state: PDMState = .created
+    private let stateStorage = Mutex(PDMState.created)
+    /// Where the PDM is in its life cycle (readable from any thread).
+    public var state: PDMState { stateStorage.withLock { $0 } }
     var walkRunning = false
 
     /// Makes an empty PDM. Set the observers, then call `construct(config:registry:services:)`.
@@ -109,7 +114,7 @@ public final class PDMCore: @unchecked Sendable {
     }
 
     func setState(_ newState: PDMState) {
-        state = newState
+        stateStorage.withLock { $0 = newState }
     }
 
     // MARK: - Plugin logging
