@@ -51,6 +51,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // `swift package generate-documentation --target PluginSDK` (DocC; build-time only, links into nothing).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // ---- C shims and the ABI ----
@@ -74,7 +76,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
         .executableTarget(name: "Host", dependencies: [
-            "VMM", "PDM",
+            "VMM", "PDM", "ELF", "CVMHostABI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
@@ -98,6 +100,9 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
                     swiftSettings: strict),
+        // Authors' kit: `vmhost plugin check/new`, the ABI header's compatibility promises, the C example.
+        .testTarget(name: "AuthorKitTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
         // The SDK itself, with device/driver types compiled into the test and registered in-process.

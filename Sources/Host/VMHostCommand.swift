@@ -7,7 +7,7 @@ struct VMHostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmhost",
         abstract: "A KVM virtual machine monitor whose devices and drivers are plugins.",
-        subcommands: [RunCommand.self, PluginsCommand.self])
+        subcommands: [RunCommand.self, DemoCommand.self, PluginsCommand.self, PluginCommand.self])
 }
 
 /// Options every subcommand shares.

@@ -37,6 +37,8 @@ public final class Machine: @unchecked Sendable {
     public let dispatcher: ExitDispatcher
     /// Where devices' power-off / suspend requests made during an exit are parked for the EMT to see.
     public let pendingRequests = MachineRequests()
+    /// Device timers (their thread starts with the first arm and stops with the machine).
+    public let timers = DeviceTimers()
     /// What `loadPVHKernel` loaded (kept for a reset).
     public private(set) var boot: PVHBootInfo?
     private var kernel: (elf: ELFFile, commandLine: String)?
@@ -97,6 +99,8 @@ public final class Machine: @unchecked Sendable {
         ioRanges = IORangeTable()
         dispatcher = ExitDispatcher(table: ioRanges)
     }
+
+    deinit { timers.shutdown() }
 
     /// The supported CPUID set with this vCPU's APIC id in leaf 1 EBX[31:24] and leaf 0xB / 0x1F EDX, and the
     /// logical processor count in leaf 1 EBX[23:16].

@@ -8,8 +8,7 @@ import Synchronization
 ///
 /// Port and MMIO registrations go into the machine's `IORangeTable` (conflicts are logged naming both owners),
 /// guest-physical access goes through `GuestMemory`, `setIRQ` drives an in-kernel irqchip line, power-off and
-/// suspend requests are parked in `Machine.pendingRequests`. Timers are not provided yet
-/// (`VMH_ERR_NOT_SUPPORTED`).
+/// suspend requests are parked in `Machine.pendingRequests`, timers run on `Machine.timers`.
 ///
 /// The machine is held weakly: device instances hold their services and the machine's I/O table holds the device
 /// instances, so a strong reference would keep every VM's RAM and KVM descriptors alive forever. A call after the
@@ -105,11 +104,21 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     }
 
     public func timerCreate(device: DeviceInstance, callback: VMHTimerCallback, user: UnsafeMutableRawPointer?,
-                            description: String, timer: inout UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+                            description: String, timer: inout UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        timer = machine.timers.create(device: device, callback: callback, user: user, description: description)
+        return VMH_OK
+    }
 
-    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        return machine.timers.arm(timer, device: device, nanoseconds: nanoseconds)
+    }
 
-    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        return machine.timers.stop(timer, device: device)
+    }
 
     public func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32 {
         guard let machine else { return VMH_ERR_WRONG_STATE }
