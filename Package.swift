@@ -45,6 +45,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // ---- C shims and the ABI ----
@@ -67,8 +68,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
-        .executableTarget(name: "Host", dependencies: [
+        .target(name: "ControlAPI", dependencies: [
             "VMM", "PDM",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "Host", dependencies: [
+            "VMM", "PDM", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -80,13 +88,15 @@ let package = Package(
         // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
         // ---- Benchmarks (print figures; never timed tests) ----
         .executableTarget(name: "VMHostBench", dependencies: [
-            "VMM", "PDM", "KVM", "ELF", "PluginTestKit",
+            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
         .testTarget(name: "PDMTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
+                    swiftSettings: strict),
+        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM"],
                     swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
