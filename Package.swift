@@ -90,6 +90,7 @@ let package = Package(
         .executableTarget(name: "VMHostBench", dependencies: [
             "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
         .testTarget(name: "PDMTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],

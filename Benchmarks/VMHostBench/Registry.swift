@@ -1,4 +1,8 @@
 import ArgumentParser
 
 /// Every benchmark subcommand. Add yours here.
-let benchmarkCommands: [any ParsableCommand.Type] = []
+let benchmarkCommands: [any ParsableCommand.Type] = [
+    PluginLoadBenchmark.self,
+    PDMWalkBench.self,
+    ExitDispatchBench.self,
+]

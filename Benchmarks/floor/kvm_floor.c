@@ -2,7 +2,7 @@
  * kvm_floor: the smallest possible KVM VMM loop, used as the performance floor for VMHost and as a
  * test bench for the PVH test guests in Tests/Guests.
  *
- *   kvm_floor [--cpus N] [--mem MiB] [--seconds S] [--ioeventfd] [--cmdline "k=v ..."] guest.elf
+ *   kvm_floor [--cpus N] [--mem MiB] [--seconds S] [--ioeventfd] [--timing] [--cmdline "k=v ..."] guest.elf
  *
  * Loads a PVH ELF64 image (PT_LOAD segments at p_paddr, entry from the XEN_ELFNOTE_PHYS32_ENTRY note),
  * builds hvm_start_info (cmdline + e820 map), creates an in-kernel irqchip + PIT, one memory slot and
@@ -16,7 +16,8 @@
  * eventfd in the kernel instead, so they never reach this loop; it then prints
  * `floor: <mode> ring<r> ioeventfd exits/s = <N>` from the eventfd count over the time from vCPU start to
  * DebugExit (includes the guest boot, ~ms).  With --seconds S it stops after S seconds and prints the status
- * page of the test guests (magic, ring-3 count, per-CPU counters); exit status 0.
+ * page of the test guests (magic, ring-3 count, per-CPU counters); exit status 0.  With --timing it prints
+ * (stderr) the times from main() to vCPU start, to the first COM1 byte and to DebugExit.
  * Other exit statuses: 2 usage/setup error, 3 guest shutdown (triple fault), 4 KVM internal error.
  */
 #define _GNU_SOURCE
@@ -77,7 +78,8 @@ static int ncpus = 1;
 static const char *cmdline = "";
 static size_t run_size;
 static int doorbell_eventfd = -1;
-static struct timespec vcpus_started;
+static struct timespec vcpus_started, main_started, first_serial_byte;
+static int timing, serial_seen;
 
 /* Scratchpad state (shared by all vCPUs; the guests never race on it). */
 static uint32_t sp_latch, sp_port_writes, sp_mmio_writes;
@@ -110,6 +112,10 @@ static void flush_line(void)
 static void com1_out(uint8_t c)
 {
     pthread_mutex_lock(&out_lock);
+    if (!serial_seen) {
+        serial_seen = 1;
+        clock_gettime(CLOCK_MONOTONIC, &first_serial_byte);
+    }
     line[line_len++] = (char)c;
     if (c == '\n' || line_len == sizeof(line))
         flush_line();
@@ -138,6 +144,11 @@ static void debug_exit(struct vcpu *v, uint32_t value)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu_now);
     pthread_mutex_lock(&out_lock);
     flush_line();
+    if (timing)
+        fprintf(stderr, "floor: timing vcpu-start=%.3f ms first-serial=%.3f ms debug-exit=%.3f ms (from main)\n",
+                elapsed(&main_started, &vcpus_started) * 1e3,
+                serial_seen ? elapsed(&main_started, &first_serial_byte) * 1e3 : -1.0,
+                elapsed(&main_started, &now) * 1e3);
     uint64_t events = 0;
     if (doorbell_eventfd >= 0 && read(doorbell_eventfd, &events, sizeof(events)) == sizeof(events) && events >= 1000) {
         double s = elapsed(&vcpus_started, &now);
@@ -446,12 +457,13 @@ static void setup_vcpu(struct vcpu *v, struct kvm_cpuid2 *cpuid, uint32_t entry)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: kvm_floor [--cpus N] [--mem MiB] [--seconds S] [--ioeventfd] [--cmdline \"k=v ...\"] guest.elf\n");
+    fprintf(stderr, "usage: kvm_floor [--cpus N] [--mem MiB] [--seconds S] [--ioeventfd] [--timing] [--cmdline \"k=v ...\"] guest.elf\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
+    clock_gettime(CLOCK_MONOTONIC, &main_started);
     unsigned long mem_mib = 64;
     double seconds = 0;
     const char *elf = NULL;
@@ -462,6 +474,8 @@ int main(int argc, char **argv)
             mem_mib = strtoul(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--timing"))
+            timing = 1;
         else if (!strcmp(argv[i], "--ioeventfd"))
             doorbell_eventfd = 0;
         else if (!strcmp(argv[i], "--cmdline") && i + 1 < argc)

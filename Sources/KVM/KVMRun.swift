@@ -51,6 +51,15 @@ public struct KVMIOExit: Sendable {
     public let count: UInt32
     /// `count * size` bytes of data in the `kvm_run` mapping.
     public nonisolated(unsafe) let data: UnsafeMutableRawPointer
+
+    /// An exit description over `data` (KVM makes these; tests and benchmarks may too).
+    public init(direction: Direction, size: UInt32, port: UInt16, count: UInt32, data: UnsafeMutableRawPointer) {
+        self.direction = direction
+        self.size = size
+        self.port = port
+        self.count = count
+        self.data = data
+    }
 }
 
 /// An MMIO exit (`KVM_EXIT_MMIO`): one access of `length` (1..8) bytes at `physicalAddress`; `data` holds the
@@ -61,6 +70,14 @@ public struct KVMMMIOExit: Sendable {
     public let isWrite: Bool
     /// 8 bytes inside the `kvm_run` mapping.
     public nonisolated(unsafe) let data: UnsafeMutableRawPointer
+
+    /// An exit description over `data` (at least 8 bytes).
+    public init(physicalAddress: UInt64, length: UInt32, isWrite: Bool, data: UnsafeMutableRawPointer) {
+        self.physicalAddress = physicalAddress
+        self.length = length
+        self.isWrite = isWrite
+        self.data = data
+    }
 }
 
 /// `KVM_EXIT_INTERNAL_ERROR` details.

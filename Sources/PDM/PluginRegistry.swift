@@ -76,6 +76,16 @@ public final class PluginRegistry: Sendable {
         }
     }
 
+    /// Judges the plugin file at `path` as `load(path:)` would before mapping it — permissions, ELF64 x86-64
+    /// shared object, exported entry point, ABI note — without loading it or running any of its code.
+    public static func inspect(path: String) throws(PluginLoadError) -> PluginFileInspection {
+        let resolved = try PluginFileSecurity.check(path: path)
+        let note = try ELFPluginInspector.inspect(path: path)
+        let fileName = String(resolved.split(separator: "/").last ?? Substring(path))
+        return PluginFileInspection(path: path, resolvedPath: resolved,
+                                    moduleName: PluginModule.moduleName(forFile: fileName), abiNote: note)
+    }
+
     /// Loads every `lib*.so` in each directory of `searchPaths`, in order, files sorted by name. A refusal does
     /// not stop the others.
     public func loadAll(searchPaths: [String]) -> PluginLoadReport {
@@ -169,7 +179,7 @@ public final class PluginRegistry: Sendable {
                 state.devices.append(DeviceType(registration: device.registration, name: values.name,
                                                 summary: values.summary, flags: values.flags, order: values.order,
                                                 maxInstances: values.maxInstances, instanceSize: values.instanceSize,
-                                                module: module))
+                                                helperVersion: values.helperVersion, module: module))
             }
             for driver in outcome.drivers {
                 let values = driver.values
@@ -177,7 +187,7 @@ public final class PluginRegistry: Sendable {
                 state.drivers.append(DriverType(registration: driver.registration, name: values.name,
                                                 summary: values.summary, flags: values.flags,
                                                 maxInstances: values.maxInstances, instanceSize: values.instanceSize,
-                                                module: module))
+                                                helperVersion: values.helperVersion, module: module))
             }
             state.modules.append(module)
             if let resolvedPath { state.resolvedPaths[resolvedPath] = module }

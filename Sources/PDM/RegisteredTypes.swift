@@ -14,6 +14,8 @@ public struct DeviceType: @unchecked Sendable, Hashable, CustomStringConvertible
     public let order: UInt32
     public let maxInstances: UInt32
     public let instanceSize: UInt32
+    /// The `VMH_DEVHLP_VERSION` the plugin was compiled against (`hlpVersion`).
+    public let helperVersion: ABIVersion
     /// The module that registered it.
     public let module: PluginModule
 
@@ -31,6 +33,8 @@ public struct DriverType: @unchecked Sendable, Hashable, CustomStringConvertible
     public let flags: UInt32
     public let maxInstances: UInt32
     public let instanceSize: UInt32
+    /// The `VMH_DRVHLP_VERSION` the plugin was compiled against (`hlpVersion`).
+    public let helperVersion: ABIVersion
     /// The module that registered it.
     public let module: PluginModule
 

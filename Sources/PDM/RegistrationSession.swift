@@ -36,8 +36,16 @@ final class RegistrationSession: Sendable {
         self.existingOwner = existingOwner
     }
 
+    /// The sessions whose entry point is running. A registrar's `hostPrivate` is used only when it is in here, so a
+    /// plugin that passes a NULL or forged registrar (or calls after its session ended and the value no longer
+    /// names a running session) gets VMH_ERR_INVALID_PARAMETER instead of crashing the host.
+    private static let active = Mutex<Set<UInt>>([])
+
     /// Calls `entry` with a fresh registrar; returns the entry point's status. Registrations are in `state`.
     func run(_ entry: VMHPluginEntry) -> Int32 {
+        let key = UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())
+        RegistrationSession.active.withLock { _ = $0.insert(key) }
+        defer { RegistrationSession.active.withLock { _ = $0.remove(key) } }
         let registrar = UnsafeMutablePointer<VMHRegistrar>.allocate(capacity: 1)
         defer { registrar.deallocate() }
         var table = VMHRegistrar()
@@ -67,7 +75,12 @@ final class RegistrationSession: Sendable {
 
     private static func session(of registrar: UnsafePointer<VMHRegistrar>?) -> RegistrationSession? {
         guard let registrar, let context = registrar.pointee.hostPrivate else { return nil }
-        return Unmanaged<RegistrationSession>.fromOpaque(context).takeUnretainedValue()
+        let key = UInt(bitPattern: context)
+        // Retain while checking membership, so the session cannot go away between the check and the call.
+        return active.withLock { sessions -> RegistrationSession? in
+            guard sessions.contains(key) else { return nil }
+            return Unmanaged<RegistrationSession>.fromOpaque(context).takeUnretainedValue()
+        }
     }
 
     private func registerDevice(_ reg: UnsafePointer<VMHDeviceReg>?) -> Int32 {

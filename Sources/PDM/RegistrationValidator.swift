@@ -14,6 +14,7 @@ enum RegistrationValidator {
         let order: UInt32
         let maxInstances: UInt32
         let instanceSize: UInt32
+        let helperVersion: ABIVersion
     }
 
     /// A refusal: the status code returned to the plugin and the reason (without the file name).
@@ -61,9 +62,9 @@ enum RegistrationValidator {
         if let slot = firstNonNullSlot(value.reserved) {
             return .failure(invalid("\(label): reserved slot \(slot) is not NULL"))
         }
-        return .success(Accepted(name: name, summary: value.description.map { String(cString: $0) } ?? "",
-                                 flags: value.flags, order: value.order, maxInstances: value.maxInstances,
-                                 instanceSize: value.instanceSize))
+        return .success(Accepted(name: name, summary: oneLine(value.description), flags: value.flags,
+                                 order: value.order, maxInstances: value.maxInstances,
+                                 instanceSize: value.instanceSize, helperVersion: ABIVersion(rawValue: value.hlpVersion)))
     }
 
     static func validateDriver(_ reg: UnsafePointer<VMHDriverReg>?) -> Result<Accepted, Refusal> {
@@ -104,9 +105,9 @@ enum RegistrationValidator {
         if let slot = firstNonNullSlot(value.reserved) {
             return .failure(invalid("\(label): reserved slot \(slot) is not NULL"))
         }
-        return .success(Accepted(name: name, summary: value.description.map { String(cString: $0) } ?? "",
-                                 flags: value.flags, order: 0, maxInstances: value.maxInstances,
-                                 instanceSize: value.instanceSize))
+        return .success(Accepted(name: name, summary: oneLine(value.description), flags: value.flags, order: 0,
+                                 maxInstances: value.maxInstances, instanceSize: value.instanceSize,
+                                 helperVersion: ABIVersion(rawValue: value.hlpVersion)))
     }
 
     /// A refusal when magic or major differ (the layout is then unknown, so nothing else is read).
@@ -137,6 +138,19 @@ enum RegistrationValidator {
                                         + "letters, digits, '_' or '-')"))
         }
         return .success(String(decoding: nameBytes, as: UTF8.self))
+    }
+
+    /// A plugin's description as one line for listings: control characters become spaces, at most 200 bytes are
+    /// read (the pointer is the plugin's; a missing NUL must not run us through its memory).
+    static func oneLine(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "" }
+        var bytes: [UInt8] = []
+        for index in 0..<200 {
+            let byte = UInt8(bitPattern: text[index])
+            if byte == 0 { break }
+            bytes.append(byte < 0x20 || byte == 0x7f ? 0x20 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// How EMT 0 waits between the passes of a PDM walk whose devices or drivers went async: it parks on its own
 /// semaphore and, while waiting, serves priority requests (global and EMT 0's), so a plugin thread that needs an
 /// EMT during a suspend/power-off/reset does not deadlock. `wake()` (from `asyncNotificationCompleted`, any
@@ -13,23 +11,22 @@ public final class EMTWalkWaiter: @unchecked Sendable {
         self.group = group
     }
 
-    /// Blocks until `wake()` was called (since the last wait returned) or `deadlineNanoseconds` (monotonic clock,
-    /// nil: none) passed. Returns true if woken, false on timeout. On EMT 0 only.
+    /// Blocks until `wake()` was called (since the last wait returned true) or `deadline` passed. Returns true
+    /// if woken, false on timeout. On EMT 0 only (the PDM walk's thread).
     @discardableResult
-    public func wait(untilNanoseconds deadlineNanoseconds: UInt64?) -> Bool {
+    public func wait(until deadline: ContinuousClock.Instant) -> Bool {
         while true {
             if emt.flags.testAndClear(.walkWakeup) { return true }
             if group.requests.hasPending(for: emt, priorityOnly: true) {
                 group.requests.process(on: emt, priorityOnly: true)
                 continue
             }
-            var timeout: UInt64?
-            if let deadlineNanoseconds {
-                let now = Self.monotonicNanoseconds()
-                guard now < deadlineNanoseconds else { return false }
-                timeout = deadlineNanoseconds - now
-            }
-            emt.park(timeoutNanoseconds: timeout) {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return false }
+            let (seconds, attoseconds) = remaining.components
+            let timeout = seconds >= 3600 ? UInt64(3600 * 1_000_000_000)
+                : UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+            emt.park(timeoutNanoseconds: max(timeout, 1)) {
                 emt.flags.isAnySet(.walkWakeup) || group.requests.hasPending(for: emt, priorityOnly: true)
             }
         }
@@ -39,12 +36,5 @@ public final class EMTWalkWaiter: @unchecked Sendable {
     public func wake() {
         emt.flags.set(.walkWakeup)
         emt.notify()
-    }
-
-    /// CLOCK_MONOTONIC in nanoseconds (the clock of `wait`'s deadline).
-    public static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -46,6 +46,9 @@ public final class EmulationThread: @unchecked Sendable {
         self.group = group
     }
 
+    /// True while the EMT is parked on its semaphore (suspended VM, halted vCPU, EMT 0 waiting in a walk).
+    public var isParked: Bool { activity.load(ordering: .sequentiallyConsistent) == EMTActivity.parked.rawValue }
+
     /// True when called on this EMT.
     public var isCurrentThread: Bool { CurrentEMT.get() === self }
 
@@ -168,14 +171,14 @@ public final class EmulationThread: @unchecked Sendable {
 
     private func handle(_ result: VCPURunResult) {
         switch result {
-        case .continue, .interrupted, .powerOffRequested:
+        case .continue, .interrupted, .powerOffRequested, .suspendRequested:
             return
         case .halted:
             // With the in-kernel irqchip KVM blocks in HLT itself; without it, wait for a notification (bounded,
             // so an interrupt raised without a notification is still seen).
             park(timeoutNanoseconds: 1_000_000) { hasPendingForceAction() }
-        case let .shutdown(reason):
-            group.vcpuFailed(self, reason: "shutdown (\(reason))", registers: executor.registerDump())
+        case let .shutdown(reason, registers):
+            group.vcpuFailed(self, reason: reason, registers: registers)
         case let .internalError(reason, registers):
             group.vcpuFailed(self, reason: reason, registers: registers)
         }

@@ -6,13 +6,15 @@ public enum VCPURunResult: Sendable, Equatable {
     case halted
     /// `KVM_RUN` returned because of a kick (EINTR / immediate exit): look at the force-action flags.
     case interrupted
-    /// The guest shut the machine down (triple fault): guru meditation.
-    case shutdown(reason: String)
+    /// The guest shut the machine down (triple fault): guru meditation, with a register dump.
+    case shutdown(reason: String, registers: String)
     /// KVM or exit dispatch failed (emulation failure, unknown exit): guru meditation with a register dump.
     case internalError(reason: String, registers: String)
-    /// A device asked for power-off during this exit (DebugExit); the VMM has been told via
-    /// `VirtualMachine.requestPowerOff(exitStatus:)`.
+    /// A device asked for power-off during this exit (DebugExit). The request has already reached the VM
+    /// (`VirtualMachine.requestPowerOff(exitStatus:)`, queued to an EMT); the EMT just goes on.
     case powerOffRequested
+    /// A device asked for a suspend during this exit; like `powerOffRequested`, already forwarded.
+    case suspendRequested
 }
 
 /// One vCPU as the EMT drives it. The machine half implements it over `KVMVCPU` + exit dispatch; tests of pure

@@ -59,7 +59,9 @@ import Testing
         #expect(device.module.path == path)
         #expect(device.registration.pointee.construct != nil)
         #expect(device.registration.pointee.version == ABITable.deviceRegistration.hostVersion.rawValue)
+        #expect(device.helperVersion == ABITable.deviceHelpers.hostVersion)
         let driver = try #require(registry.driver(named: "FixtureDriver"))
+        #expect(driver.helperVersion == ABITable.driverHelpers.hostVersion)
         #expect(driver.maxInstances == 8 && driver.instanceSize == 16)
         #expect(registry.device(named: "FixtureDriver") == nil)
         #expect(registry.modules.map(\.name) == ["Good"])
@@ -129,10 +131,31 @@ import Testing
     @Test func refusesNewerMinorNote() throws {
         let corpus = try Corpus()
         defer { corpus.remove() }
-        let path = try corpus.build("libNewerNote.so", ["NOTE_DEVHLP_VERSION=VMH_VERSION_MAKE(0xa012,1,3)"])
+        let marker = corpus.directory.appendingPathComponent("newer-note-ran").path
+        let path = try corpus.build("libNewerNote.so", ["NOTE_DEVHLP_VERSION=VMH_VERSION_MAKE(0xa012,1,3)",
+                                                         "CTOR_MARKER=\"\(marker)\""])
         expectRefusal(path, kind: .abiMismatch,
                       reason: "built for device helpers 1.3 (VMH_DEVHLP_VERSION), this host implements 1.0")
-        // Refused before dlopen: the entry point never ran, so nothing of it could register anywhere.
+        #expect(throws: PluginLoadError.self) { try PluginRegistry.inspect(path: path) }
+        // Refused before dlopen: not even the module's constructor ran.
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        // Control: the same marker mechanism does fire for a module that gets mapped.
+        let goodMarker = corpus.directory.appendingPathComponent("good-ran").path
+        let good = try corpus.build("libMarked.so", ["CTOR_MARKER=\"\(goodMarker)\""])
+        let inspection = try PluginRegistry.inspect(path: good)
+        #expect(inspection.moduleName == "Marked" && inspection.abiNote != nil)
+        #expect(!FileManager.default.fileExists(atPath: goodMarker), "inspect must not map the module")
+        try PluginRegistry().load(path: good)
+        #expect(FileManager.default.fileExists(atPath: goodMarker))
+    }
+
+    @Test func descriptionIsOneLine() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libMultiLine.so", ["DEV_DESCRIPTION=\"first\\nsecond\\tthird\""])
+        let registry = PluginRegistry()
+        try registry.load(path: path)
+        #expect(registry.device(named: "FixtureDevice")?.summary == "first second third")
     }
 
     @Test func refusesBadVersionEnd() throws {
@@ -148,6 +171,33 @@ import Testing
         defer { corpus.remove() }
         let path = try corpus.build("libNoEntry.so", ["ENTRY_NAME=some_other_function"])
         expectRefusal(path, kind: .noEntryPoint, reason: "does not export vmhost_plugin_register")
+    }
+
+    @Test func refusesUnresolvedSymbolAtDlopen() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libUnresolved.so", ["UNDEFINED_CALL"])
+        let registry = PluginRegistry()
+        do {
+            try registry.load(path: path)
+            Issue.record("a module with an unresolved symbol loaded")
+        } catch {
+            #expect(error.kind == .dynamicLinker)
+            #expect(error.description.hasPrefix("\(path): dlopen failed: "))
+            #expect(error.reason.contains("undefined symbol: vmhost_missing_function"))
+            #expect(!error.description.contains("\n"))
+        }
+        #expect(registry.modules.isEmpty && registry.devices.isEmpty)
+    }
+
+    @Test func forgedRegistrarIsRefusedHarmlessly() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libForged.so", ["FORGED_REGISTRAR"])
+        let registry = PluginRegistry()
+        // The plugin itself checks the refusals (returning -100/-101 otherwise), then registers through a copy.
+        let module = try registry.load(path: path)
+        #expect(module.deviceNames == ["FixtureDevice"] && module.driverNames == ["FixtureDriver"])
     }
 
     @Test func refusesNonELF() throws {
@@ -220,6 +270,13 @@ import Testing
         // OtherDevice had been accepted before the driver was refused: it must not stay.
         #expect(registry.device(named: "OtherDevice") == nil)
         #expect(registry.modules.map(\.path) == [first])
+    }
+
+    @Test func refusesNameRegisteredTwiceByOneModule() throws {
+        let corpus = try Corpus()
+        defer { corpus.remove() }
+        let path = try corpus.build("libTwice.so", ["REGISTER_DEVICE_TWICE"])
+        expectRefusal(path, kind: .duplicateName, reason: "device 'FixtureDevice' is registered twice by this module")
     }
 
     @Test func refusesNullConstruct() throws {
@@ -412,7 +469,10 @@ import Testing
             #expect(products.map(\.path).contains(refusal.path), "\(refusal)")
             #expect(refusal.description.hasPrefix(refusal.path + ": "))
         }
+        // Every plugin product of this package is meant to load on the host built with it.
+        #expect(report.refused.isEmpty, "\(report.refused.map(\.description))")
         for module in report.loaded {
+            #expect(!(module.deviceNames.isEmpty && module.driverNames.isEmpty), "\(module) registers nothing")
             #expect(module.abiNote != nil, "\(module): SDK plugins carry the ABI note")
             for name in module.deviceNames { #expect(registry.device(named: name)?.module == module) }
             for name in module.driverNames { #expect(registry.driver(named: name)?.module == module) }

@@ -1,4 +1,6 @@
 import CVMHostABI
+import PDM
+import PluginTestKit
 import Foundation
 import Testing
 
@@ -139,5 +141,46 @@ struct ProbeTests {
         driver.destruct()
         #expect(driver.state.log == ["construct", "suspend", "suspend-done", "resume", "powerOff", "powerOff-done",
                                      "destruct"])
+    }
+}
+
+/// The Probe plugins under the real PDM (plugin test kit): walk order as the log shows it.
+@Suite(.serialized)
+struct ProbeWalkTests {
+    @Test func deviceAndDriverChainLogTheWalks() throws {
+        let h = PluginTestHarness()
+        try h.loadProduct("ProbeDevice")
+        try h.loadProduct("ProbeDriver")
+        h.addDevice(DeviceConfig(name: "Probe", settings: ["luns": .integer(1)])
+            .lun(0, DriverConfig(name: "Probe", settings: ["async-ms": .integer(20)])))
+        try h.construct()
+        try h.powerOn()
+        try h.suspend()
+        try h.resume()
+        try h.powerOff()
+        h.destroy()
+        let device = try #require(h.logRecords.first { $0.message == "construct" }?.instance)
+        let driver = try #require(h.logRecords.last { $0.message == "construct" }?.instance)
+        #expect(device != driver)
+        #expect(h.messages(of: device) == ["construct", "initComplete", "powerOn", "suspend", "resume", "powerOff",
+                                           "destruct"])
+        #expect(h.messages(of: driver) == ["construct", "initComplete", "powerOn", "suspend", "suspend-done",
+                                           "resume", "powerOff", "powerOff-done", "destruct"])
+        // Without FIRST_SUSPEND the drivers are suspended (and finish) before the device.
+        try h.expectOrder(["\(driver): suspend-done", "\(device): suspend"])
+    }
+
+    @Test func probeFirstIsSuspendedBeforeItsDriver() throws {
+        let h = PluginTestHarness()
+        try h.loadProduct("ProbeDevice")
+        try h.loadProduct("ProbeDriver")
+        h.addDevice(DeviceConfig(name: "ProbeFirst", settings: ["luns": .integer(1), "async-ms": .integer(20)])
+            .lun(0, DriverConfig(name: "Probe")))
+        try h.construct()
+        try h.powerOn()
+        try h.suspend()
+        let device = try #require(h.logRecords.first { $0.message == "construct" }?.instance)
+        let driver = try #require(h.logRecords.last { $0.message == "construct" }?.instance)
+        try h.expectOrder(["\(device): suspend", "\(device): suspend-done", "\(driver): suspend"])
     }
 }

@@ -57,7 +57,7 @@ final class FakeDevices: VMDeviceControl, @unchecked Sendable {
         record("suspend")
         if suspendGoesAsync.load(ordering: .sequentiallyConsistent) {
             asyncStarted.store(true, ordering: .sequentiallyConsistent)
-            while !waiter.wait(untilNanoseconds: nil) {}
+            while !waiter.wait(until: .now + .seconds(3600)) {}
             record("suspend-done")
         }
     }

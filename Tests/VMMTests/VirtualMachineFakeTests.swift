@@ -76,7 +76,7 @@ import VMM
     @Test func fatalVCPUConditionEntersGuruMeditationAndPowerOffStillWorks() throws {
         let (vm, cpus, devices) = try makeFakeVM(vcpus: 2)
         try vm.powerOn()
-        cpus[1].injected.withLock { $0 = .shutdown(reason: "triple fault") }
+        cpus[1].injected.withLock { $0 = .shutdown(reason: "triple fault", registers: "rip=0xdead (fake vCPU 1)") }
         #expect(vm.waitForState(timeoutNanoseconds: 5_000_000_000) { $0 == .guruMeditation } == .guruMeditation)
         #expect(vm.guruMeditation?.vcpu == 1)
         #expect(vm.guruMeditation?.registers.contains("fake vCPU 1") == true)

@@ -63,9 +63,10 @@ extern "C" {
 /** The minor of a version value. */
 #define VMH_VERSION_MINOR(v)  ((uint32_t)(v) & 0xffu)
 /** True when something built against `built` may be used by a side that implements `have`: same magic, same
- *  major, and `have`'s minor at least `built`'s. */
+ *  major, and `have`'s minor at least `built`'s (with magic and major equal, comparing the whole values compares
+ *  the minors; written so to stay free of -Wtype-limits warnings when `built`'s minor is 0). */
 #define VMH_VERSION_SATISFIES(have, built) \
-    (((uint32_t)(have) >> 8) == ((uint32_t)(built) >> 8) && VMH_VERSION_MINOR(have) >= VMH_VERSION_MINOR(built))
+    (((uint32_t)(have) >> 8) == ((uint32_t)(built) >> 8) && (uint32_t)(have) >= (uint32_t)(built))
 
 /** Version of the plugin ABI as a whole; passed to the entry point. */
 #define VMH_ABI_VERSION          VMH_VERSION_MAKE(0x564d, 1, 0)

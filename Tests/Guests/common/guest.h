@@ -14,6 +14,12 @@ int guest_main(unsigned cpu);
 /* Optional: runs once in ring 0 on the BSP before any CPU enters ring 3 (keep it short: emulated). */
 void guest_kernel_init(void) __attribute__((weak));
 
+/* RFLAGS loaded by the iretq into ring 3 on every CPU (default 0x3002: IOPL 3, IF 0). A guest that wants
+   interrupts in ring 3 sets IF (0x200) from guest_kernel_init. Note kvm_pvm: ring 3 always reads
+   rflags 0x202 (hardware value), IOPL is not honoured (the TSS I/O bitmap allows the ports), but interrupt
+   injection does follow the IF given here. */
+extern u64 user_rflags;
+
 /* Port I/O (allowed in ring 3: IOPL=3). */
 static inline void outb(u16 p, u8 v)  { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
 static inline void outw(u16 p, u16 v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
@@ -45,6 +51,10 @@ int  arg_find(const char *key, const char **val, unsigned *len);
 u64  arg_u64(const char *key, u64 dflt);
 /* 1 if key is present with exactly this value. */
 int  arg_is(const char *key, const char *value);
+
+/* Ring 0 only: installs an interrupt gate (DPL 0) and reloads this CPU's IDTR (the limit grows to cover it).
+   Other CPUs pick up the new limit when they run cpu_init; install gates before starting APs. */
+void idt_set_gate(unsigned vector, void (*handler)(void));
 
 void *memcpy(void *d, const void *s, unsigned long n);
 void *memset(void *d, int c, unsigned long n);

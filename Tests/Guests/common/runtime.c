@@ -49,7 +49,34 @@ extern const u64 isr_table[32];
 
 char g_cmdline[CMDLINE_MAX];
 static struct tss64 tss[GUEST_MAX_CPUS] __attribute__((aligned(16)));
-static struct idt_gate idt[32] __attribute__((aligned(16)));
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+static unsigned idt_vectors = 32;   /* IDT limit: gates 0..idt_vectors-1 */
+
+static void set_gate(unsigned v, u64 h)
+{
+    idt[v].off_lo = (u16)h;
+    idt[v].sel = SEL_KCODE64;
+    idt[v].ist = 0;
+    idt[v].type_attr = 0x8e;    /* present, DPL 0, 64-bit interrupt gate */
+    idt[v].off_mid = (u16)(h >> 16);
+    idt[v].off_hi = (u32)(h >> 32);
+}
+
+static void load_idt(void)
+{
+    struct { u16 limit; u64 base; } __attribute__((packed)) idtr = { (u16)(idt_vectors * 16 - 1), (u64)idt };
+    __asm__ volatile("lidt %0" :: "m"(idtr));
+}
+
+void idt_set_gate(unsigned vector, void (*handler)(void))
+{
+    if (vector > 255)
+        return;
+    set_gate(vector, (u64)handler);
+    if (vector >= idt_vectors)
+        idt_vectors = vector + 1;
+    load_idt();
+}
 
 void *memcpy(void *d, const void *s, unsigned long n)
 {
@@ -87,16 +114,13 @@ static void copy_cmdline(void)
 void cpu_init(unsigned cpu)
 {
     if (cpu == 0) {
-        for (unsigned v = 0; v < 32; v++) {
-            u64 h = isr_table[v];
-            idt[v].off_lo = (u16)h;
-            idt[v].sel = SEL_KCODE64;
-            idt[v].ist = 0;
-            idt[v].type_attr = 0x8e;    /* present, DPL 0, 64-bit interrupt gate */
-            idt[v].off_mid = (u16)(h >> 16);
-            idt[v].off_hi = (u32)(h >> 32);
-        }
+        for (unsigned v = 0; v < 32; v++)
+            set_gate(v, isr_table[v]);
         copy_cmdline();
+        /* Ring 3 always runs with interrupts enabled on kvm_pvm: mask both 8259s (OCW1) so that no
+           device interrupt reaches a guest that did not ask for one. */
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
     }
     struct tss64 *t = &tss[cpu];
     t->rsp[0] = (u64)kstacks + ((u64)(cpu + 1) << KSTACK_SHIFT);
@@ -107,9 +131,8 @@ void cpu_init(unsigned cpu)
     d[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
            (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     d[1] = base >> 32;
-    struct { u16 limit; u64 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u64)idt };
     __asm__ volatile("ltr %w0" :: "r"(SEL_TSS0 + 16 * cpu));
-    __asm__ volatile("lidt %0" :: "m"(idtr));
+    load_idt();
     if (cpu == 0 && guest_kernel_init)
         guest_kernel_init();
 }

@@ -84,7 +84,7 @@ cpu_entry64:                            /* %edi = cpu index */
         addq    $ustacks, %rax
         pushq   $(SEL_UDATA | 3)        /* ss */
         pushq   %rax                    /* rsp */
-        pushq   $0x3002                 /* rflags: IOPL=3, IF=0 */
+        pushq   user_rflags(%rip)       /* rflags: IOPL=3, IF=0 unless the guest changed it */
         pushq   $(SEL_UCODE64 | 3)      /* cs */
         pushq   $user_entry             /* rip */
         iretq
@@ -196,6 +196,10 @@ gdt_desc:
         .balign 8
 boot_start_info:
         .quad   0
+
+        .globl  user_rflags
+user_rflags:
+        .quad   0x3002
 
         /* Identity map of the first 4 GiB with 2 MiB pages: P | RW | US | PS (ring 3 may touch all). */
         .section .data.pagetables, "aw"

@@ -3,11 +3,24 @@
  * (see PluginLoaderTests.swift). */
 #include "vmhost_plugin.h"
 
+#ifdef CTOR_MARKER
+/* Proves whether any code of the module ran: creates the file CTOR_MARKER when the module is mapped. */
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void fixtureMarkLoaded(void) {
+    int fd = open(CTOR_MARKER, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);
+}
+#endif
+
 #ifndef DEVICE_NAME
 #define DEVICE_NAME "FixtureDevice"
 #endif
 #ifndef DRIVER_NAME
 #define DRIVER_NAME "FixtureDriver"
+#endif
+#ifndef DEV_DESCRIPTION
+#define DEV_DESCRIPTION "Fixture device for the loader tests"
 #endif
 #ifndef DEV_VERSION
 #define DEV_VERSION VMH_DEVREG_VERSION
@@ -66,13 +79,21 @@ VMH_DECLARE_ABI_NOTE();
 #endif
 
 __attribute__((unused)) static int fixtureDeviceConstruct(VMHDevIns *ins) { (void)ins; return VMH_OK; }
+#ifdef UNDEFINED_CALL
+/* A symbol nothing defines: with RTLD_NOW the dynamic linker refuses the module. */
+extern int vmhost_missing_function(void);
+static int fixtureDriverConstruct(VMHDrvIns *ins, uint32_t flags) {
+    (void)ins; (void)flags; return vmhost_missing_function();
+}
+#else
 static int fixtureDriverConstruct(VMHDrvIns *ins, uint32_t flags) { (void)ins; (void)flags; return VMH_OK; }
+#endif
 
 static const VMHDeviceReg fixtureDevice = {
     .version = DEV_VERSION,
     .hlpVersion = DEV_HLP_VERSION,
     .name = DEVICE_NAME,
-    .description = "Fixture device for the loader tests",
+    .description = DEV_DESCRIPTION,
     .flags = DEV_FLAGS,
     .order = VMH_DEVORDER_MISC,
     .maxInstances = DEV_MAX_INSTANCES,
@@ -100,8 +121,26 @@ int ENTRY_NAME(const VMHRegistrar *registrar, uint32_t hostAbiVersion) {
     (void)hostAbiVersion;
     if (registrar->version != VMH_REGISTRAR_VERSION || registrar->versionEnd != VMH_REGISTRAR_VERSION)
         return VMH_ERR_VERSION_MISMATCH;
+#ifdef FORGED_REGISTRAR
+    {
+        /* A NULL and a forged registrar must be refused without harm; a copy of the real one is fine. */
+        VMHRegistrar forged = *registrar;
+        forged.hostPrivate = (void *)0x1234;
+        if (registrar->registerDevice(NULL, &fixtureDevice) != VMH_ERR_INVALID_PARAMETER) return -100;
+        if (registrar->registerDevice(&forged, &fixtureDevice) != VMH_ERR_INVALID_PARAMETER) return -101;
+        forged.hostPrivate = registrar->hostPrivate;
+        registrar = &forged;
+        int copied = registrar->registerDevice(registrar, &fixtureDevice);
+        if (copied != VMH_OK) return copied;
+        return registrar->registerDriver(registrar, &fixtureDriver);
+    }
+#endif
     int rc = registrar->registerDevice(registrar, &fixtureDevice);
     if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#ifdef REGISTER_DEVICE_TWICE
+    rc = registrar->registerDevice(registrar, &fixtureDevice);
+    if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;
+#endif
     if (REGISTER_DRIVER) {
         rc = registrar->registerDriver(registrar, &fixtureDriver);
         if (rc != VMH_OK && !IGNORE_REFUSAL) return rc;

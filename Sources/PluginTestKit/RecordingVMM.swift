@@ -1,0 +1,239 @@
+import CVMHostABI
+import PDM
+import Synchronization
+
+/// A fake VMM for plugin tests: implements `VMMServices` by recording every port/MMIO registration, IRQ change,
+/// timer and power request, and backs `physRead`/`physWrite` with a byte-array guest RAM. Drive the registered
+/// ranges with `portIn`/`portOut`/`mmioRead`/`mmioWrite` (each call takes the device's lock, as the real VMM does).
+public final class RecordingVMM: VMMServices, @unchecked Sendable {
+    /// A registered port range.
+    public struct PortRange: @unchecked Sendable {
+        public let device: DeviceInstance
+        public let port: UInt16
+        public let count: UInt16
+        public let user: UnsafeMutableRawPointer?
+        public let inHandler: VMHIoPortIn?
+        public let outHandler: VMHIoPortOut?
+        public let description: String
+
+        public func contains(_ p: UInt16) -> Bool { p >= port && Int(p) < Int(port) + Int(count) }
+    }
+
+    /// A registered MMIO range.
+    public struct MMIORange: @unchecked Sendable {
+        public let device: DeviceInstance
+        public let gpa: UInt64
+        public let size: UInt64
+        public let user: UnsafeMutableRawPointer?
+        public let readHandler: VMHMmioRead?
+        public let writeHandler: VMHMmioWrite?
+        public let description: String
+
+        public func contains(_ address: UInt64) -> Bool { address >= gpa && address - gpa < size }
+    }
+
+    /// One change of an interrupt line.
+    public struct IRQEvent: Sendable, Equatable {
+        public let device: String
+        public let irq: UInt32
+        public let level: Int32
+
+        public init(device: String, irq: UInt32, level: Int32) {
+            self.device = device
+            self.irq = irq
+            self.level = level
+        }
+    }
+
+    /// A timer a device created.
+    public struct Timer: @unchecked Sendable {
+        public let device: DeviceInstance
+        public let callback: VMHTimerCallback
+        public let user: UnsafeMutableRawPointer?
+        public let description: String
+        /// Nanoseconds of the last arm, nil when stopped.
+        public var armedNanoseconds: UInt64?
+    }
+
+    struct State {
+        var ports: [PortRange] = []
+        var mmio: [MMIORange] = []
+        var irqs: [IRQEvent] = []
+        var timers: [Timer] = []
+        var powerOffRequests: [(device: String, exitStatus: Int32)] = []
+        var suspendRequests: [(device: String, reason: Int32)] = []
+        var ram: [UInt8]
+    }
+    let state: Mutex<State>
+
+    /// A fake VMM with `guestRAMSize` bytes of zeroed guest RAM at guest-physical 0.
+    public init(guestRAMSize: Int = 1 << 20) {
+        state = Mutex(State(ram: [UInt8](repeating: 0, count: guestRAMSize)))
+    }
+
+    /// Registered port ranges, in registration order.
+    public var portRanges: [PortRange] { state.withLock { $0.ports } }
+    /// Registered MMIO ranges, in registration order.
+    public var mmioRanges: [MMIORange] { state.withLock { $0.mmio } }
+    /// Every `setIrq` call, in order.
+    public var irqHistory: [IRQEvent] { state.withLock { $0.irqs } }
+    /// Created timers (index = handle - 1).
+    public var timers: [Timer] { state.withLock { $0.timers } }
+    /// `vmPowerOff` requests (device name, exit status).
+    public var powerOffRequests: [(device: String, exitStatus: Int32)] { state.withLock { $0.powerOffRequests } }
+    /// `vmSuspend` requests (device name, reason).
+    public var suspendRequests: [(device: String, reason: Int32)] { state.withLock { $0.suspendRequests } }
+
+    /// A copy of guest RAM `[gpa, gpa+count)` (clamped to RAM).
+    public func guestRAM(_ gpa: Int, count: Int) -> [UInt8] {
+        state.withLock { s in
+            let lo = min(max(0, gpa), s.ram.count)
+            return Array(s.ram[lo..<min(lo + max(0, count), s.ram.count)])
+        }
+    }
+
+    /// Writes `bytes` into guest RAM at `gpa` (ignored past the end).
+    public func setGuestRAM(_ gpa: Int, _ bytes: [UInt8]) {
+        state.withLock { s in
+            for (i, b) in bytes.enumerated() where gpa + i >= 0 && gpa + i < s.ram.count { s.ram[gpa + i] = b }
+        }
+    }
+
+    // MARK: - VMMServices
+
+    public func registerPortIO(device: DeviceInstance, port: UInt16, count: UInt16, user: UnsafeMutableRawPointer?,
+                               in: VMHIoPortIn?, out: VMHIoPortOut?, description: String) -> Int32 {
+        state.withLock { s in
+            let end = Int(port) + Int(count)
+            if s.ports.contains(where: { Int($0.port) < end && Int(port) < Int($0.port) + Int($0.count) }) {
+                return VMH_ERR_RANGE_CONFLICT
+            }
+            s.ports.append(PortRange(device: device, port: port, count: count, user: user, inHandler: `in`,
+                                     outHandler: out, description: description))
+            return VMH_OK
+        }
+    }
+
+    public func registerMMIO(device: DeviceInstance, gpa: UInt64, size: UInt64, user: UnsafeMutableRawPointer?,
+                             read: VMHMmioRead?, write: VMHMmioWrite?, description: String) -> Int32 {
+        state.withLock { s in
+            if s.mmio.contains(where: { $0.gpa < gpa &+ size && gpa < $0.gpa &+ $0.size }) { return VMH_ERR_RANGE_CONFLICT }
+            s.mmio.append(MMIORange(device: device, gpa: gpa, size: size, user: user, readHandler: read,
+                                    writeHandler: write, description: description))
+            return VMH_OK
+        }
+    }
+
+    public func physRead(device: DeviceInstance, gpa: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+        state.withLock { s in
+            guard gpa <= UInt64(s.ram.count), UInt64(buffer.count) <= UInt64(s.ram.count) - gpa else { return VMH_ERR_OUT_OF_RANGE }
+            for i in 0..<buffer.count { buffer[i] = s.ram[Int(gpa) + i] }
+            return VMH_OK
+        }
+    }
+
+    public func physWrite(device: DeviceInstance, gpa: UInt64, from buffer: UnsafeRawBufferPointer) -> Int32 {
+        state.withLock { s in
+            guard gpa <= UInt64(s.ram.count), UInt64(buffer.count) <= UInt64(s.ram.count) - gpa else { return VMH_ERR_OUT_OF_RANGE }
+            for i in 0..<buffer.count { s.ram[Int(gpa) + i] = buffer[i] }
+            return VMH_OK
+        }
+    }
+
+    public func setIRQ(device: DeviceInstance, irq: UInt32, level: Int32) -> Int32 {
+        state.withLock { $0.irqs.append(IRQEvent(device: device.name, irq: irq, level: level)) }
+        return VMH_OK
+    }
+
+    public func timerCreate(device: DeviceInstance, callback: VMHTimerCallback, user: UnsafeMutableRawPointer?,
+                            description: String, timer: inout UInt64) -> Int32 {
+        timer = state.withLock { s in
+            s.timers.append(Timer(device: device, callback: callback, user: user, description: description))
+            return UInt64(s.timers.count)
+        }
+        return VMH_OK
+    }
+
+    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
+        state.withLock { s in
+            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[Int(timer) - 1].armedNanoseconds = nanoseconds
+            return VMH_OK
+        }
+    }
+
+    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
+        state.withLock { s in
+            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[Int(timer) - 1].armedNanoseconds = nil
+            return VMH_OK
+        }
+    }
+
+    public func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32 {
+        state.withLock { $0.powerOffRequests.append((device.name, exitStatus)) }
+        return VMH_OK
+    }
+
+    public func requestSuspend(device: DeviceInstance, reason: Int32) -> Int32 {
+        state.withLock { $0.suspendRequests.append((device.name, reason)) }
+        return VMH_OK
+    }
+
+    // MARK: - Driving I/O
+
+    /// Fires timer `handle` now (as the VMM's timer thread would: under the device lock) and disarms it.
+    /// Returns false for an unknown handle.
+    @discardableResult
+    public func fireTimer(_ handle: UInt64) -> Bool {
+        let timer: Timer? = state.withLock { s in
+            guard handle >= 1, handle <= UInt64(s.timers.count) else { return nil }
+            s.timers[Int(handle) - 1].armedNanoseconds = nil
+            return s.timers[Int(handle) - 1]
+        }
+        guard let timer else { return false }
+        timer.device.withLock { timer.callback(timer.device.devIns, timer.user, handle) }
+        return true
+    }
+
+    /// A guest port read of `size` bytes (1, 2, 4). Unregistered ports and missing handlers read all-ones.
+    public func portIn(_ port: UInt16, size: UInt32) -> (status: Int32, value: UInt32) {
+        guard let range = state.withLock({ s in s.ports.first { $0.contains(port) } }), let handler = range.inHandler else {
+            return (VMH_OK, size >= 4 ? 0xffff_ffff : (UInt32(1) << (size * 8)) - 1)
+        }
+        var value: UInt32 = 0
+        let status = range.device.withLock { handler(range.device.devIns, range.user, port, size, &value) }
+        return (status, value)
+    }
+
+    /// A guest port write; returns the handler's status (VMH_OK when nothing handles the port).
+    @discardableResult
+    public func portOut(_ port: UInt16, size: UInt32, value: UInt32) -> Int32 {
+        guard let range = state.withLock({ s in s.ports.first { $0.contains(port) } }), let handler = range.outHandler else {
+            return VMH_OK
+        }
+        return range.device.withLock { handler(range.device.devIns, range.user, port, size, value) }
+    }
+
+    /// A guest MMIO read of `size` (1…8) bytes at guest-physical `gpa`; unhandled addresses read all-ones.
+    public func mmioRead(_ gpa: UInt64, size: UInt32) -> (status: Int32, value: UInt64) {
+        guard size >= 1, size <= 8 else { return (VMH_ERR_INVALID_PARAMETER, 0) }
+        guard let range = state.withLock({ s in s.mmio.first { $0.contains(gpa) } }), let handler = range.readHandler else {
+            return (VMH_OK, size == 8 ? UInt64.max : (UInt64(1) << (UInt64(size) * 8)) - 1)
+        }
+        var value: UInt64 = 0
+        let status = range.device.withLock { withUnsafeMutableBytes(of: &value) { handler(range.device.devIns, range.user, gpa - range.gpa, $0.baseAddress, size) } }
+        return (status, value)
+    }
+
+    /// A guest MMIO write of the low `size` bytes of `value` at `gpa`.
+    @discardableResult
+    public func mmioWrite(_ gpa: UInt64, size: UInt32, value: UInt64) -> Int32 {
+        guard size >= 1, size <= 8 else { return VMH_ERR_INVALID_PARAMETER }
+        guard let range = state.withLock({ s in s.mmio.first { $0.contains(gpa) } }), let handler = range.writeHandler else {
+            return VMH_OK
+        }
+        var v = value
+        return range.device.withLock { withUnsafeBytes(of: &v) { handler(range.device.devIns, range.user, gpa - range.gpa, $0.baseAddress, size) } }
+    }
+}

@@ -1,0 +1,113 @@
+import CVMHostABI
+import KVM
+import Logging
+import PDM
+import Synchronization
+
+/// The VMM half of the device helpers for one `Machine`: the PDM's `VMMServices`.
+///
+/// Port and MMIO registrations go into the machine's `IORangeTable` (conflicts are logged naming both owners),
+/// guest-physical access goes through `GuestMemory`, `setIRQ` drives an in-kernel irqchip line, power-off and
+/// suspend requests are parked in `Machine.pendingRequests`. Timers are not provided yet
+/// (`VMH_ERR_NOT_SUPPORTED`).
+public final class MachineServices: VMMServices, @unchecked Sendable {
+    public let machine: Machine
+    private let logger: Logger
+    private let refusals = Mutex<[IORangeError]>([])
+
+    /// Every refused port / MMIO registration, in order (each message names both owners of a conflict).
+    public var registrationErrors: [IORangeError] { refusals.withLock { $0 } }
+
+    private func refuse(_ error: IORangeError) -> Int32 {
+        logger.error("\(error)")
+        refusals.withLock { $0.append(error) }
+        return Self.status(of: error)
+    }
+
+    public init(machine: Machine, logger: Logger = Logger(label: "vmhost.vmm.io")) {
+        self.machine = machine
+        self.logger = logger
+    }
+
+    public func registerPortIO(device: DeviceInstance, port: UInt16, count: UInt16, user: UnsafeMutableRawPointer?,
+                               in: VMHIoPortIn?, out: VMHIoPortOut?, description: String) -> Int32 {
+        do {
+            try machine.ioRanges.registerPorts(PortIORange(
+                base: port, count: count, device: device, user: user, input: `in`, output: out,
+                description: description))
+            return VMH_OK
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    public func registerMMIO(device: DeviceInstance, gpa: UInt64, size: UInt64, user: UnsafeMutableRawPointer?,
+                             read: VMHMmioRead?, write: VMHMmioWrite?, description: String) -> Int32 {
+        let range = MMIORange(base: gpa, size: size, device: device, user: user, read: read, write: write,
+                              description: description)
+        for region in machine.memory.layout.regions
+        where size > 0 && gpa < region.guestPhysicalAddress + region.size && region.guestPhysicalAddress < gpa &+ size {
+            return refuse(.overlapsRAM(range: range.label, owner: device.name))
+        }
+        do {
+            try machine.ioRanges.registerMMIO(range)
+            return VMH_OK
+        } catch {
+            return refuse(error)
+        }
+    }
+
+    static func status(of error: IORangeError) -> Int32 {
+        switch error {
+        case .conflict, .overlapsRAM: return VMH_ERR_RANGE_CONFLICT
+        case .invalidRange: return VMH_ERR_INVALID_PARAMETER
+        case .frozen: return VMH_ERR_WRONG_STATE
+        }
+    }
+
+    public func physRead(device: DeviceInstance, gpa: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+        do {
+            try machine.memory.read(at: gpa, into: buffer)
+            return VMH_OK
+        } catch {
+            return VMH_ERR_OUT_OF_RANGE
+        }
+    }
+
+    public func physWrite(device: DeviceInstance, gpa: UInt64, from buffer: UnsafeRawBufferPointer) -> Int32 {
+        do {
+            try machine.memory.write(at: gpa, from: buffer)
+            return VMH_OK
+        } catch {
+            return VMH_ERR_OUT_OF_RANGE
+        }
+    }
+
+    public func setIRQ(device: DeviceInstance, irq: UInt32, level: Int32) -> Int32 {
+        guard irq < 24, level == 0 || level == 1 else { return VMH_ERR_INVALID_PARAMETER }
+        do {
+            try machine.vm.setIRQLine(irq, level: level == 1)
+            return VMH_OK
+        } catch {
+            logger.error("\(device.name): \(error)")
+            return VMH_ERR_GENERAL
+        }
+    }
+
+    public func timerCreate(device: DeviceInstance, callback: VMHTimerCallback, user: UnsafeMutableRawPointer?,
+                            description: String, timer: inout UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+
+    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+
+    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+
+    public func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32 {
+        machine.pendingRequests.requestPowerOff(exitStatus: exitStatus)
+        return VMH_OK
+    }
+
+    public func requestSuspend(device: DeviceInstance, reason: Int32) -> Int32 {
+        machine.pendingRequests.requestSuspend(reason: reason)
+        return VMH_OK
+    }
+}

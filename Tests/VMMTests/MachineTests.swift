@@ -1,0 +1,73 @@
+import KVM
+import Testing
+import VMM
+
+/// The single-vCPU machine running real PVH guests on real KVM.
+@Suite(.serialized) struct MachineTests {
+    @Test func createsVCPUsWithTheirAPICIDsInCPUID() throws {
+        let supported = try KVMSystem().supportedCPUID()
+        let entries = Machine.cpuid(supported, apicID: 3, vcpuCount: 4)
+        let leaf1 = try #require(entries.first { $0.function == 1 })
+        #expect(leaf1.ebx >> 24 == 3)
+        #expect((leaf1.ebx >> 16) & 0xff == 4)
+        for e in entries where e.function == 0xB { #expect(e.edx == 3) }
+
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20, vcpuCount: 2))
+        #expect(machine.vcpus.map(\.id) == [0, 1])
+        #expect(try machine.vcpus[1].mpState() == .uninitialized)
+        #expect(machine.memory.layout.regions.count == 1)
+    }
+
+    @Test func refusesABadVCPUCount() {
+        #expect(throws: MachineError.self) {
+            _ = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20, vcpuCount: 0))
+        }
+    }
+
+    @Test func loaderPutsTheBSPInPVHEntryState() throws {
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20))
+        let info = try machine.loadPVHKernel(path: TestGuests.path("hello"), commandLine: "")
+        let regs = try machine.vcpus[0].registers()
+        #expect(regs.rip == UInt64(info.entryPoint))
+        #expect(regs.rbx == info.startInfoAddress)
+        #expect(regs.rflags == 2)
+        let sregs = try machine.vcpus[0].specialRegisters()
+        #expect(sregs.cr0 & 1 == 1)          // protected mode
+        #expect(sregs.cr0 & 0x8000_0000 == 0)  // paging off
+        #expect(sregs.cs.db == 1 && sregs.cs.l == 0 && sregs.cs.limit == 0xffff_ffff)
+        #expect(sregs.efer == 0)
+    }
+
+    @Test func helloReachesRing3AndWritesItsLine() throws {
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20))
+        try machine.loadPVHKernel(path: TestGuests.path("hello"), commandLine: "")
+        machine.freezeIORanges()
+        let runner = try #require(machine.runner(forVCPU: 0))
+        // No device is registered: the line to COM1 and the DebugExit write are unclaimed port writes.
+        let expected = UInt64("hello: VMHost PVH test guest reached ring 3\n".utf8.count + 1)
+        let dispatcher = machine.dispatcher
+        let result = GuestRunLoop.run(runner) { outcome in
+            outcome != .continue || dispatcher.unclaimedPortWrites >= expected
+        }
+        #expect(!result.timedOut)
+        #expect(result.outcome == .continue)
+        #expect(dispatcher.unclaimedPortWrites == expected)
+    }
+
+    @Test func tripleFaultIsAShutdownOutcome() throws {
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20))
+        try machine.loadPVHKernel(path: TestGuests.path("triple-fault"), commandLine: "")
+        machine.freezeIORanges()
+        let runner = try #require(machine.runner(forVCPU: 0))
+        let result = GuestRunLoop.run(runner) { $0 != .continue }
+        #expect(!result.timedOut)
+        guard case .shutdown(let reason, let registers) = result.outcome else {
+            Issue.record("expected a shutdown outcome, got \(String(describing: result.outcome))")
+            return
+        }
+        #expect(reason.contains("triple fault"))
+        #expect(registers.contains("rip="))
+        // The process is fine and KVM still works: make another VM.
+        _ = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
+    }
+}
