@@ -31,3 +31,10 @@ public struct ControlEvent: Codable, Sendable, Equatable {
         case elapsedMs = "elapsed_ms"
     }
 }
+
+extension ControlEvent {
+    /// Decodes one line of the event stream.
+    public init(jsonLine: String) throws {
+        self = try ControlJSON.decode(ControlEvent.self, from: Array(jsonLine.utf8))
+    }
+}
