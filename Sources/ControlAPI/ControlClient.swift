@@ -62,7 +62,7 @@ public final class ControlClient: Sendable {
         let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
-                if !raw { try sync.addHandler(HTTPRequestEncoder()) }
+                if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
                 try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                 try sync.addHandler(ResponseCollector(), name: "collector")
             }
@@ -116,7 +116,13 @@ public final class ControlClient: Sendable {
         do {
             return try exchange(timeoutMilliseconds: timeoutMilliseconds) { promise in
                 handler.value.expect(promise, streaming: nil)
-                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                // The response decoder must see a request go out (it pairs responses with requests); the raw
+                // writer below it swallows that stand-in and the real bytes are written below the decoder.
+                let standIn = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+                channel.write(HTTPClientRequestPart.head(standIn), promise: nil)
+                if let context = try? channel.pipeline.syncOperations.context(handlerType: RawRequestWriter.self) {
+                    context.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes)), promise: nil)
+                }
             }
         } catch ClientError.connectionClosed {
             return nil
@@ -162,6 +168,16 @@ public final class ControlClient: Sendable {
             }
         }
         return try promise.futureResult.wait()
+    }
+}
+
+/// Marks the pipeline position raw requests are written from (between the socket and the response decoder),
+/// and drops the stand-in request parts the decoder passes down.
+final class RawRequestWriter: ChannelOutboundHandler {
+    typealias OutboundIn = HTTPClientRequestPart
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        promise?.succeed(())
     }
 }
 
