@@ -100,6 +100,7 @@ let package = Package(
         .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit",
                                                           .product(name: "NIOHTTP1", package: "swift-nio"),
                                                           .product(name: "NIOCore", package: "swift-nio"),
+                                                          .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "Yams", package: "Yams")],
                     swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
