@@ -105,5 +105,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
+        // The SDK itself, with device/driver types compiled into the test and registered in-process.
+        .testTarget(name: "PluginSDKTests", dependencies: ["PluginSDK", "PluginTestKit", "PDM", "CVMHostABI"],
+                    swiftSettings: strict),
     ] + pluginTargets
 )

@@ -5,4 +5,5 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     PluginLoadBenchmark.self,
     PDMWalkBench.self,
     ExitDispatchBench.self,
+    PauseBench.self,
 ]

@@ -147,6 +147,11 @@ public final class KVMVCPU: @unchecked Sendable {
         try getStruct(ckvm_req_get_vcpu_events(), "KVM_GET_VCPU_EVENTS vCPU \(id)", kvm_vcpu_events())
     }
 
+    /// `KVM_SET_VCPU_EVENTS`.
+    public func setEvents(_ events: KVMVCPUEvents) throws(KVMError) {
+        try setStruct(ckvm_req_set_vcpu_events(), "KVM_SET_VCPU_EVENTS vCPU \(id)", events)
+    }
+
     /// `KVM_GET_MP_STATE`.
     public func mpState() throws(KVMError) -> KVMMPState {
         let s = try getStruct(ckvm_req_get_mp_state(), "KVM_GET_MP_STATE vCPU \(id)", kvm_mp_state())

@@ -5,6 +5,11 @@ import SystemPackage
 import Glibc
 #endif
 
+/// The state of one in-kernel interrupt controller (`struct kvm_irqchip`).
+public typealias KVMIRQChipState = kvm_irqchip
+/// The state of the in-kernel PIT (`struct kvm_pit_state2`).
+public typealias KVMPITState = kvm_pit_state2
+
 /// A KVM virtual machine (the descriptor `KVM_CREATE_VM` returned): memory slots, the in-kernel interrupt
 /// controllers and PIT, interrupt lines, ioeventfd/irqfd, and its vCPUs.
 ///
@@ -77,6 +82,40 @@ public final class KVMVirtualMachine: @unchecked Sendable {
         config.flags = dummySpeaker ? ckvm_pit_speaker_dummy() : 0
         _ = try KVMError.check(
             ckvm_ioctl_ptr(fileDescriptor.rawValue, ckvm_req_create_pit2(), &config), "KVM_CREATE_PIT2")
+    }
+
+    /// One of the in-kernel interrupt controllers (`KVM_IRQCHIP_*`).
+    public enum IRQChip: UInt32, Sendable, CaseIterable {
+        case picMaster = 0, picSlave = 1, ioapic = 2
+    }
+
+    /// `KVM_GET_IRQCHIP`: the state of one in-kernel interrupt controller.
+    public func irqChipState(_ chip: IRQChip) throws(KVMError) -> KVMIRQChipState {
+        var state = kvm_irqchip()
+        state.chip_id = chip.rawValue
+        _ = try KVMError.check(
+            ckvm_ioctl_ptr(fileDescriptor.rawValue, ckvm_req_get_irqchip(), &state), "KVM_GET_IRQCHIP \(chip)")
+        return state
+    }
+
+    /// `KVM_SET_IRQCHIP`: restores a state `irqChipState` returned (its `chip_id` says which controller).
+    public func setIRQChipState(_ state: KVMIRQChipState) throws(KVMError) {
+        var s = state
+        _ = try KVMError.check(
+            ckvm_ioctl_ptr(fileDescriptor.rawValue, ckvm_req_set_irqchip(), &s), "KVM_SET_IRQCHIP \(state.chip_id)")
+    }
+
+    /// `KVM_GET_PIT2`: the in-kernel PIT's state.
+    public func pitState() throws(KVMError) -> KVMPITState {
+        var state = kvm_pit_state2()
+        _ = try KVMError.check(ckvm_ioctl_ptr(fileDescriptor.rawValue, ckvm_req_get_pit2(), &state), "KVM_GET_PIT2")
+        return state
+    }
+
+    /// `KVM_SET_PIT2`.
+    public func setPITState(_ state: KVMPITState) throws(KVMError) {
+        var s = state
+        _ = try KVMError.check(ckvm_ioctl_ptr(fileDescriptor.rawValue, ckvm_req_set_pit2(), &s), "KVM_SET_PIT2")
     }
 
     /// `KVM_IRQ_LINE`: drives GSI `irq` of the in-kernel irqchip to `level` (edge-triggered lines need 1 then 0).

@@ -36,8 +36,7 @@ public struct CharConnector: InterfaceHandle, @unchecked Sendable {
 }
 
 /// A char connector this plugin offers to the device or driver above it. Create it in `init` with
-/// ``DriverContext/offerCharConnector(write:flush:)`` and return ``OfferedInterface/answer(_:)`` from
-/// `queryInterface`. The closures may capture the plugin: the SDK drops them at destruct.
+/// ``DriverContext/offerCharConnector(write:flush:)``; the SDK answers `queryInterface` for it. The closures may capture the plugin: the SDK drops them at destruct.
 public final class OfferedCharConnector: OfferedInterface, @unchecked Sendable {
     /// What `write` does: consume bytes, return the number accepted or a negative `VMH_ERR_*`.
     public typealias Write = (_ bytes: UnsafeRawBufferPointer) -> Int64

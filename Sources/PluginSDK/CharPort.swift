@@ -21,9 +21,8 @@ public struct CharPort: InterfaceHandle, @unchecked Sendable {
 }
 
 /// A char port this plugin offers to the driver below it (input towards the guest). Create it with
-/// ``DeviceContext/offerCharPort(receive:)`` or ``DriverContext/offerCharPort(receive:)`` and return
-/// ``OfferedInterface/answer(_:)`` from `queryInterface`. The closure may capture the plugin: the SDK drops it at
-/// destruct.
+/// ``DeviceContext/offerCharPort(lun:receive:)`` or ``DriverContext/offerCharPort(receive:)``; the SDK answers
+/// `queryInterface` for it. The closure may capture the plugin: the SDK drops it at destruct.
 public final class OfferedCharPort: OfferedInterface, @unchecked Sendable {
     /// What `receive` does: take bytes, return the number accepted or a negative `VMH_ERR_*`.
     public typealias Receive = (_ bytes: UnsafeRawBufferPointer) -> Int64

@@ -118,6 +118,8 @@ func deviceDetach(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ lun: UInt32, _ flag
 
 func deviceQueryInterface(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ lun: UInt32,
                           _ iid: UnsafePointer<CChar>?) -> UnsafeMutableRawPointer? {
-    guard let iid, let plugin = deviceContext(ins)?.plugin else { return nil }
-    return plugin.queryInterface(lun: lun, iid: InterfaceID(cString: iid))
+    guard let iid, let context = deviceContext(ins) else { return nil }
+    let id = InterfaceID(cString: iid)
+    if let plugin = context.plugin, let answer = plugin.queryInterface(lun: lun, iid: id) { return answer }
+    return context.offeredInterface(lun: lun, iid: id)
 }

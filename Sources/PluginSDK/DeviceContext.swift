@@ -27,7 +27,7 @@ public final class DeviceContext: @unchecked Sendable {
     private var portRanges: [PortIORange] = []
     private var mmioRanges: [MMIORange] = []
     private var timers: [DeviceTimer] = []
-    private var interfaces: [any OfferedInterface] = []
+    private var interfaces: [(lun: UInt32?, interface: any OfferedInterface)] = []
 
     init(instance: UnsafeMutablePointer<VMHDevIns>, helpers: UnsafePointer<VMHDevHlp>) {
         self.instance = instance
@@ -87,17 +87,28 @@ public final class DeviceContext: @unchecked Sendable {
         I(queryLunInterface(lun: lun, iid: I.iid))
     }
 
-    /// Creates a char port this device offers to the driver of a LUN (input towards the guest); return
-    /// `port.answer(iid)` from ``DevicePlugin/queryInterface(lun:iid:)``.
-    public func offerCharPort(receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
+    /// Creates a char port this device offers to the top driver of `lun` (every LUN when nil): input towards the
+    /// guest. The SDK answers `queryInterface` for it (also while `init` still runs, e.g. when the driver being
+    /// attached queries the device), so the plugin need not override ``DevicePlugin/queryInterface(lun:iid:)``.
+    @discardableResult
+    public func offerCharPort(lun: UInt32? = nil, receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
         let port = OfferedCharPort(receive: receive)
-        interfaces.append(port)
+        offer(port, lun: lun)
         return port
     }
 
-    /// Keeps an interface object alive until destruct and invalidates it then.
-    public func retain(_ interface: any OfferedInterface) {
-        interfaces.append(interface)
+    /// Offers `interface` to the top driver of `lun` (every LUN when nil): the SDK answers `queryInterface` for
+    /// its id after asking the plugin, keeps it alive until destruct and invalidates it then.
+    public func offer(_ interface: any OfferedInterface, lun: UInt32? = nil) {
+        interfaces.append((lun, interface))
+    }
+
+    /// The offered interface answering `iid` for `lun`, if any.
+    func offeredInterface(lun: UInt32, iid: InterfaceID) -> UnsafeMutableRawPointer? {
+        for entry in interfaces where entry.lun == nil || entry.lun == lun {
+            if let answer = entry.interface.answer(iid) { return answer }
+        }
+        return nil
     }
 
     // MARK: Port I/O and MMIO (construct only)
@@ -237,7 +248,7 @@ public final class DeviceContext: @unchecked Sendable {
         for range in portRanges { range.invalidate() }
         for range in mmioRanges { range.invalidate() }
         for timer in timers { timer.invalidate() }
-        for interface in interfaces { interface.invalidate() }
+        for entry in interfaces { entry.interface.invalidate() }
         plugin = nil
     }
 }

@@ -96,7 +96,8 @@ public protocol DevicePlugin: AnyObject {
     func attach(lun: UInt32, flags: UInt32) throws
     /// `detach`: the driver chain of `lun` is being detached at run time.
     func detach(lun: UInt32, flags: UInt32)
-    /// `queryInterface`: the interface `iid` this device offers to the top driver of `lun`, or nil.
+    /// `queryInterface`: the interface `iid` this device offers to the top driver of `lun`, or nil. Interfaces
+    /// offered through the context (``DeviceContext/offer(_:lun:)``) are answered by the SDK when this returns nil.
     func queryInterface(lun: UInt32, iid: InterfaceID) -> UnsafeMutableRawPointer?
 }
 

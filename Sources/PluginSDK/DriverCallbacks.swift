@@ -104,6 +104,8 @@ func driverDetach(_ ins: UnsafeMutablePointer<VMHDrvIns>?, _ flags: UInt32) {
 
 func driverQueryInterface(_ ins: UnsafeMutablePointer<VMHDrvIns>?,
                           _ iid: UnsafePointer<CChar>?) -> UnsafeMutableRawPointer? {
-    guard let iid, let plugin = driverContext(ins)?.plugin else { return nil }
-    return plugin.queryInterface(iid: InterfaceID(cString: iid))
+    guard let iid, let context = driverContext(ins) else { return nil }
+    let id = InterfaceID(cString: iid)
+    if let plugin = context.plugin, let answer = plugin.queryInterface(iid: id) { return answer }
+    return context.offeredInterface(iid: id)
 }

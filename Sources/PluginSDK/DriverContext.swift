@@ -78,25 +78,37 @@ public final class DriverContext: @unchecked Sendable {
         I(queryAbove(iid: I.iid))
     }
 
-    /// Creates a char connector this driver offers to the one above (output towards the host); return
-    /// `connector.answer(iid)` from ``DriverPlugin/queryInterface(iid:)``.
+    /// Creates a char connector this driver offers to the one above (output towards the host). The SDK answers
+    /// `queryInterface` for it, so the plugin need not override ``DriverPlugin/queryInterface(iid:)``.
+    @discardableResult
     public func offerCharConnector(write: @escaping OfferedCharConnector.Write,
                                    flush: @escaping OfferedCharConnector.Flush = { .ok }) -> OfferedCharConnector {
         let connector = OfferedCharConnector(write: write, flush: flush)
-        interfaces.append(connector)
+        offer(connector)
         return connector
     }
 
-    /// Creates a char port this driver offers to the one below (input towards the guest).
+    /// Creates a char port this driver offers to the one below (input towards the guest); answered by the SDK
+    /// like ``offerCharConnector(write:flush:)``.
+    @discardableResult
     public func offerCharPort(receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
         let port = OfferedCharPort(receive: receive)
-        interfaces.append(port)
+        offer(port)
         return port
     }
 
-    /// Keeps an interface object alive until destruct and invalidates it then.
-    public func retain(_ interface: any OfferedInterface) {
+    /// Offers `interface` to the drivers above and below: the SDK answers `queryInterface` for its id after asking
+    /// the plugin (also while `init` still runs), keeps it alive until destruct and invalidates it then.
+    public func offer(_ interface: any OfferedInterface) {
         interfaces.append(interface)
+    }
+
+    /// The offered interface answering `iid`, if any.
+    func offeredInterface(iid: InterfaceID) -> UnsafeMutableRawPointer? {
+        for interface in interfaces {
+            if let answer = interface.answer(iid) { return answer }
+        }
+        return nil
     }
 
     /// Monotonic host clock in nanoseconds.

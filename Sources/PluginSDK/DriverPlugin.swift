@@ -7,11 +7,10 @@
 /// ```swift
 /// final class Stdio: DriverPlugin {
 ///     static let name = "Stdio"
-///     private var connector: OfferedCharConnector?
 ///     init(context: DriverContext, flags: UInt32) throws {
-///         connector = context.offerCharConnector(write: { bytes in Int64(write(1, bytes.baseAddress, bytes.count)) })
+///         // Answered by the SDK for VMH_IID_CHAR_CONNECTOR queries from the device or driver above.
+///         context.offerCharConnector(write: { bytes in Int64(write(1, bytes.baseAddress, bytes.count)) })
 ///     }
-///     func queryInterface(iid: InterfaceID) -> UnsafeMutableRawPointer? { connector?.answer(iid) }
 /// }
 /// ```
 public protocol DriverPlugin: AnyObject {
@@ -45,7 +44,8 @@ public protocol DriverPlugin: AnyObject {
     func attach(flags: UInt32) throws
     /// `detach`: the driver below is being detached at run time.
     func detach(flags: UInt32)
-    /// `queryInterface`: the interface `iid` this driver offers to the one above, or nil.
+    /// `queryInterface`: the interface `iid` this driver offers, or nil. Interfaces offered through the context
+    /// (``DriverContext/offer(_:)``) are answered by the SDK when this returns nil.
     func queryInterface(iid: InterfaceID) -> UnsafeMutableRawPointer?
 }
 

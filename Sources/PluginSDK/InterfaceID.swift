@@ -31,8 +31,9 @@ public protocol InterfaceHandle {
     init?(_ pointer: UnsafeMutableRawPointer?)
 }
 
-/// An interface this plugin offers: a stable C struct whose `context` leads back to the Swift object. Return
-/// ``answer(_:)`` from `queryInterface`.
+/// An interface this plugin offers: a stable C struct whose `context` leads back to the Swift object. Offer it
+/// through ``DeviceContext/offer(_:lun:)`` or ``DriverContext/offer(_:)`` (the SDK then answers queries for it),
+/// or return ``answer(_:)`` from your own `queryInterface`.
 public protocol OfferedInterface: AnyObject {
     /// The id this interface answers to.
     static var iid: InterfaceID { get }

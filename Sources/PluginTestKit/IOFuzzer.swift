@@ -16,7 +16,9 @@ public struct FuzzStatistics: Sendable, Equatable {
 /// A small deterministic PRNG (SplitMix64) so a failing fuzz run can be repeated from its seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state

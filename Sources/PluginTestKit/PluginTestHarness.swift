@@ -7,6 +7,7 @@ import Synchronization
 /// A failed expectation of the harness's assert helpers; its description says what was expected and what
 /// happened. Throw it from a test (`try harness.expectOrder(…)`) and the test fails with that message.
 public struct HarnessExpectationFailure: Error, CustomStringConvertible, Sendable {
+    /// What was expected and what the captured log or state showed instead.
     public let description: String
 }
 

@@ -8,36 +8,56 @@ import Synchronization
 public final class RecordingVMM: VMMServices, @unchecked Sendable {
     /// A registered port range.
     public struct PortRange: @unchecked Sendable {
+        /// The device that registered it.
         public let device: DeviceInstance
+        /// First port.
         public let port: UInt16
+        /// Number of ports.
         public let count: UInt16
+        /// The plugin's user pointer, passed back to the handlers.
         public let user: UnsafeMutableRawPointer?
+        /// Read handler (nil: reads give all-ones).
         public let inHandler: VMHIoPortIn?
+        /// Write handler (nil: writes are dropped).
         public let outHandler: VMHIoPortOut?
+        /// The plugin's description of the range or timer.
         public let description: String
 
+        /// True when `p` lies in the range.
         public func contains(_ p: UInt16) -> Bool { p >= port && Int(p) < Int(port) + Int(count) }
     }
 
     /// A registered MMIO range.
     public struct MMIORange: @unchecked Sendable {
+        /// The device that registered it.
         public let device: DeviceInstance
+        /// Guest-physical base.
         public let gpa: UInt64
+        /// Length in bytes.
         public let size: UInt64
+        /// The plugin's user pointer, passed back to the handlers.
         public let user: UnsafeMutableRawPointer?
+        /// Read handler (nil: reads give all-ones).
         public let readHandler: VMHMmioRead?
+        /// Write handler (nil: writes are dropped).
         public let writeHandler: VMHMmioWrite?
+        /// The plugin's description of the range or timer.
         public let description: String
 
+        /// True when `address` lies in the range.
         public func contains(_ address: UInt64) -> Bool { address >= gpa && address - gpa < size }
     }
 
     /// One change of an interrupt line.
     public struct IRQEvent: Sendable, Equatable {
+        /// Instance name of the device that changed the line.
         public let device: String
+        /// Interrupt line.
         public let irq: UInt32
+        /// New level (0 or 1).
         public let level: Int32
 
+        /// An IRQ event (for comparisons in tests).
         public init(device: String, irq: UInt32, level: Int32) {
             self.device = device
             self.irq = irq
@@ -47,9 +67,13 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
 
     /// A timer a device created.
     public struct Timer: @unchecked Sendable {
+        /// The device that registered it.
         public let device: DeviceInstance
+        /// The plugin's timer callback.
         public let callback: VMHTimerCallback
+        /// The plugin's user pointer, passed back to the handlers.
         public let user: UnsafeMutableRawPointer?
+        /// The plugin's description of the range or timer.
         public let description: String
         /// Nanoseconds of the last arm, nil when stopped.
         public var armedNanoseconds: UInt64?
@@ -101,6 +125,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
 
     // MARK: - VMMServices
 
+    /// Records the range; VMH_ERR_RANGE_CONFLICT if it overlaps a registered one.
     public func registerPortIO(device: DeviceInstance, port: UInt16, count: UInt16, user: UnsafeMutableRawPointer?,
                                in: VMHIoPortIn?, out: VMHIoPortOut?, description: String) -> Int32 {
         state.withLock { s in
@@ -114,6 +139,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Records the range; VMH_ERR_RANGE_CONFLICT if it overlaps a registered one.
     public func registerMMIO(device: DeviceInstance, gpa: UInt64, size: UInt64, user: UnsafeMutableRawPointer?,
                              read: VMHMmioRead?, write: VMHMmioWrite?, description: String) -> Int32 {
         state.withLock { s in
@@ -124,6 +150,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Copies from the byte-array guest RAM; VMH_ERR_OUT_OF_RANGE past its end.
     public func physRead(device: DeviceInstance, gpa: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
         state.withLock { s in
             guard gpa <= UInt64(s.ram.count), UInt64(buffer.count) <= UInt64(s.ram.count) - gpa else { return VMH_ERR_OUT_OF_RANGE }
@@ -132,6 +159,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Copies into the byte-array guest RAM; VMH_ERR_OUT_OF_RANGE past its end.
     public func physWrite(device: DeviceInstance, gpa: UInt64, from buffer: UnsafeRawBufferPointer) -> Int32 {
         state.withLock { s in
             guard gpa <= UInt64(s.ram.count), UInt64(buffer.count) <= UInt64(s.ram.count) - gpa else { return VMH_ERR_OUT_OF_RANGE }
@@ -140,11 +168,13 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Appends to `irqHistory`.
     public func setIRQ(device: DeviceInstance, irq: UInt32, level: Int32) -> Int32 {
         state.withLock { $0.irqs.append(IRQEvent(device: device.name, irq: irq, level: level)) }
         return VMH_OK
     }
 
+    /// Records the timer; handles count from 1.
     public func timerCreate(device: DeviceInstance, callback: VMHTimerCallback, user: UnsafeMutableRawPointer?,
                             description: String, timer: inout UInt64) -> Int32 {
         timer = state.withLock { s in
@@ -154,6 +184,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         return VMH_OK
     }
 
+    /// Records the deadline in `timers` (fire it with `fireTimer`).
     public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
         state.withLock { s in
             guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
@@ -162,6 +193,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Disarms the timer in `timers`.
     public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
         state.withLock { s in
             guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
@@ -170,11 +202,13 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         }
     }
 
+    /// Appends to `powerOffRequests`.
     public func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32 {
         state.withLock { $0.powerOffRequests.append((device.name, exitStatus)) }
         return VMH_OK
     }
 
+    /// Appends to `suspendRequests`.
     public func requestSuspend(device: DeviceInstance, reason: Int32) -> Int32 {
         state.withLock { $0.suspendRequests.append((device.name, reason)) }
         return VMH_OK

@@ -55,12 +55,15 @@ public final class EMTGroup: @unchecked Sendable {
         }
     }
 
-    /// Tells every EMT to leave its loop, joins them, and fails whatever requests are still queued.
-    /// Not on an EMT of this group.
+    /// Tells every EMT to leave its loop, joins them (an EMT calling this detaches itself instead and leaves its
+    /// loop when it returns to it), and fails whatever requests are still queued.
     func terminate() {
         vmFlags.set(.terminate)
         for emt in emts { emt.notify() }
-        for emt in emts { emt.join() }
+        let caller = currentEMT()
+        for emt in emts {
+            if emt === caller { emt.detach() } else { emt.join() }
+        }
         requests.close()
         running.store(false, ordering: .sequentiallyConsistent)
     }

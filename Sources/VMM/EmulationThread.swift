@@ -39,6 +39,8 @@ public final class EmulationThread: @unchecked Sendable {
     var inRendezvous = false
     /// Generation of the last rendezvous round this EMT joined.
     var lastRendezvousGeneration: UInt64 = 0
+    /// The queued request whose body runs right now on this EMT.
+    var currentRequest: VMRequest?
 
     init(id: Int, executor: any VCPUExecutor, group: EMTGroup) {
         self.id = id
@@ -71,6 +73,16 @@ public final class EmulationThread: @unchecked Sendable {
         started.store(true, ordering: .sequentiallyConsistent)
     }
 
+    /// Lets the thread clean up by itself (used when the EMT itself terminates its group).
+    func detach() {
+        let thread = threadHandle.withLock { handle in
+            defer { handle = nil }
+            return handle
+        }
+        if let thread { pthread_detach(thread) }
+        started.store(false, ordering: .sequentiallyConsistent)
+    }
+
     /// Waits until the thread has left its loop and joins it.
     func join() {
         guard started.load(ordering: .sequentiallyConsistent) else { return }
@@ -86,7 +98,10 @@ public final class EmulationThread: @unchecked Sendable {
     fileprivate func threadMain() {
         VCPUKickSignal.unblockOnCurrentThread()
         CurrentEMT.set(self)
-        loop()
+        // The group (and through it the queues and the rendezvous) lives at least as long as this thread, even if
+        // the VM is released while the EMT still runs.
+        let group: EMTGroup = self.group
+        withExtendedLifetime(group) { loop() }
         CurrentEMT.set(nil)
         exitedSemaphore.post()
     }

@@ -40,6 +40,20 @@ public final class Machine: @unchecked Sendable {
     /// What `loadPVHKernel` loaded (kept for a reset).
     public private(set) var boot: PVHBootInfo?
     private var kernel: (elf: ELFFile, commandLine: String)?
+    /// Each vCPU's state right after creation, restored by `resetVCPU`.
+    private let initialVCPUStates: [InitialVCPUState]
+    /// The interrupt controllers and the PIT right after creation, restored by `resetPlatform`.
+    private let initialIRQChips: [KVMIRQChipState]
+    private let initialPIT: KVMPITState
+
+    /// What a vCPU looks like at power-on (as KVM created it).
+    private struct InitialVCPUState {
+        let regs: KVMRegisters
+        let sregs: KVMSpecialRegisters
+        let fpu: KVMFPU
+        let lapic: KVMLAPICState
+        let events: KVMVCPUEvents
+    }
 
     /// Creates the VM: TSS and identity-map addresses, irqchip, PIT2, RAM slots, vCPUs with CPUID.
     public init(configuration: MachineConfiguration) throws(MachineError) {
@@ -65,12 +79,20 @@ public final class Machine: @unchecked Sendable {
             }
             let supported = try kvm.supportedCPUID()
             var vcpus: [KVMVCPU] = []
+            var states: [InitialVCPUState] = []
             for id in 0..<UInt32(configuration.vcpuCount) {
                 let vcpu = try vm.createVCPU(id: id)
                 try vcpu.setCPUID(Self.cpuid(supported, apicID: id, vcpuCount: UInt32(configuration.vcpuCount)))
                 vcpus.append(vcpu)
+                states.append(InitialVCPUState(regs: try vcpu.registers(), sregs: try vcpu.specialRegisters(),
+                                               fpu: try vcpu.fpu(), lapic: try vcpu.lapic(), events: try vcpu.events()))
             }
             self.vcpus = vcpus
+            self.initialVCPUStates = states
+            var chips: [KVMIRQChipState] = []
+            for chip in KVMVirtualMachine.IRQChip.allCases { chips.append(try vm.irqChipState(chip)) }
+            self.initialIRQChips = chips
+            self.initialPIT = try vm.pitState()
         } catch { throw .kvm(error) }
         ioRanges = IORangeTable()
         dispatcher = ExitDispatcher(table: ioRanges)
@@ -110,13 +132,21 @@ public final class Machine: @unchecked Sendable {
         return info
     }
 
-    /// Puts vCPU `index` into its power-on state: the BSP at the PVH entry (when a kernel is loaded), an AP into
-    /// wait-for-SIPI. Call on the vCPU's own thread once EMTs run.
+    /// Puts vCPU `index` into its power-on state: the registers, FPU, local APIC and pending events KVM created it
+    /// with, then the BSP at the PVH entry (when a kernel is loaded) or an AP into wait-for-SIPI. Call on the
+    /// vCPU's own thread once EMTs run.
     public func resetVCPU(_ index: Int) throws(MachineError) {
         guard vcpus.indices.contains(index) else {
             throw .invalidVCPUCount(requested: index + 1, maximum: vcpus.count)
         }
         do {
+            let vcpu = vcpus[index]
+            let initial = initialVCPUStates[index]
+            try vcpu.setRegisters(initial.regs)
+            try vcpu.setSpecialRegisters(initial.sregs)
+            try vcpu.setFPU(initial.fpu)
+            try vcpu.setLAPIC(initial.lapic)
+            try vcpu.setEvents(initial.events)
             if index == 0 {
                 if let boot { try PVHLoader.configureBootProcessor(vcpus[0], boot: boot) }
             } else {
@@ -132,6 +162,16 @@ public final class Machine: @unchecked Sendable {
         do {
             boot = try PVHLoader(memory: memory).load(kernel.elf, commandLine: kernel.commandLine)
         } catch { throw .load(error) }
+    }
+
+    /// The machine-wide part of a reset: the interrupt controllers and the PIT back to their power-on state, and
+    /// the kernel image and boot data reloaded. vCPUs are reset separately (`resetVCPU`, on each EMT).
+    public func resetPlatform() throws(MachineError) {
+        do {
+            for chip in initialIRQChips { try vm.setIRQChipState(chip) }
+            try vm.setPITState(initialPIT)
+        } catch { throw .kvm(error) }
+        try reloadKernel()
     }
 
     /// Freezes the I/O range table; no registration after this. Call before the first `KVM_RUN`.

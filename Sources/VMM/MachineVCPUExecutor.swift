@@ -36,7 +36,8 @@ public final class MachineVCPUExecutor: VCPUExecutor, @unchecked Sendable {
     public func registerDump() -> String { runner.registerDump() }
 }
 
-/// The machine-wide part of a VM reset (`VMMachineControl`): reloads the kernel image and boot data.
+/// The machine-wide part of a VM reset (`VMMachineControl`): interrupt controllers and PIT to their power-on
+/// state, kernel image and boot data reloaded (`Machine.resetPlatform()`).
 public final class MachineResetControl: VMMachineControl, @unchecked Sendable {
     public let machine: Machine
 
@@ -44,7 +45,7 @@ public final class MachineResetControl: VMMachineControl, @unchecked Sendable {
 
     public func resetMachine() throws(VMError) {
         do {
-            try machine.reloadKernel()
+            try machine.resetPlatform()
         } catch {
             throw .machineFailed(operation: "reset", message: error.description)
         }

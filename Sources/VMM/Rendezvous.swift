@@ -32,6 +32,11 @@ final class RendezvousRound: @unchecked Sendable {
     let type: RendezvousType
     let stopOnError: Bool
     let body: @Sendable (EmulationThread) -> EMTStatus
+    /// Forwarded for an outside requester: after the callbacks, every EMT but the initiator stays in the round
+    /// until the requester has its answer (then `release` lets them go), so none of them occupies a CPU in the
+    /// guest while the requester needs one.
+    let holdForRequester: Bool
+    let initiator: Int
     // Guarded by Rendezvous.state's lock.
     var arrivals: [Int] = []
     var order: [Int] = []
@@ -40,14 +45,17 @@ final class RendezvousRound: @unchecked Sendable {
     var status = EMTStatus.success
     var failed = false
     /// Threads waiting on `finished` (the initiator, plus EMTs that want to start a rendezvous of their own).
-    var finishWaiters = 1
+    var finishWaiters: Int
     let finished = ThreadSemaphore()
 
-    init(generation: UInt64, type: RendezvousType, stopOnError: Bool,
+    init(generation: UInt64, type: RendezvousType, stopOnError: Bool, holdForRequester: Bool, initiator: Int,
          body: @escaping @Sendable (EmulationThread) -> EMTStatus) {
         self.generation = generation
         self.type = type
         self.stopOnError = stopOnError
+        self.holdForRequester = holdForRequester
+        self.initiator = initiator
+        self.finishWaiters = holdForRequester ? 0 : 1
         self.body = body
     }
 }
@@ -77,16 +85,23 @@ public final class Rendezvous: @unchecked Sendable {
         if options.contains(.stopOnError), type == .once || type == .allAtOnce {
             throw .invalidRendezvousFlags("stop-on-error is meaningless with \(type)")
         }
-        guard let emt = group.currentEMT() else {
+        guard group.currentEMT() != nil else {
             let result = try group.requests.call(.any, priority: options.contains(.priority), wait: true) { emt in
                 do throws(VMError) {
-                    return try self.run(type, options: options, body)
+                    let hold = emt.currentRequest?.outsideWaiter == true
+                    return try self.run(type, options: options, holdForRequester: hold, body)
                 } catch {
                     return .failure(error)
                 }
             }
             return result
         }
+        return try run(type, options: options, holdForRequester: false, body)
+    }
+
+    private func run(_ type: RendezvousType, options: RendezvousOptions, holdForRequester: Bool,
+                     _ body: @escaping @Sendable (EmulationThread) -> EMTStatus) throws(VMError) -> EMTStatus {
+        guard let emt = group.currentEMT() else { throw .callbackFailed("internal: rendezvous run off an EMT") }
         guard !emt.inRendezvous else { throw .rendezvousRecursion(vcpu: emt.id) }
         if group.emts.count == 1 {
             emt.inRendezvous = true
@@ -104,7 +119,8 @@ public final class Rendezvous: @unchecked Sendable {
                     return .join
                 }
                 let round = RendezvousRound(generation: state.nextGeneration, type: type,
-                                            stopOnError: options.contains(.stopOnError), body: body)
+                                            stopOnError: options.contains(.stopOnError),
+                                            holdForRequester: holdForRequester, initiator: emt.id, body: body)
                 state.nextGeneration += 1
                 state.current = round
                 group.vmFlags.set(.rendezvous)
@@ -118,6 +134,13 @@ public final class Rendezvous: @unchecked Sendable {
             case let .initiate(round):
                 for other in group.emts where other !== emt { other.notify() }
                 participate(emt, in: round)
+                if round.holdForRequester, let request = emt.currentRequest {
+                    // The others wait in the round; let them go once the requester has the answer.
+                    request.afterAnswer = { [emts = group.emts] in
+                        for other in emts where other !== emt { other.rendezvousSemaphore.post() }
+                    }
+                    return state.withLock { _ in round.status }
+                }
                 round.finished.wait()
                 return round.status
             }
@@ -209,6 +232,10 @@ public final class Rendezvous: @unchecked Sendable {
             } else {
                 for other in emts where other !== emt { other.rendezvousSemaphore.post() }
             }
+        }
+
+        if round.holdForRequester, emt.id != round.initiator {
+            emt.rendezvousSemaphore.wait()  // released after the outside requester has its answer
         }
 
         let (finishedPosts, status): (Int, EMTStatus) = state.withLock { state in

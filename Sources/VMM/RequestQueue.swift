@@ -18,6 +18,12 @@ public enum RequestTarget: Sendable, Equatable {
 final class VMRequest: @unchecked Sendable {
     let body: @Sendable (EmulationThread) -> EMTStatus
     let priority: Bool
+    /// A thread that is not an EMT blocks on `done`; it posts `acknowledged` once it woke up (see `process`).
+    var outsideWaiter = false
+    let acknowledged = ThreadSemaphore()
+    /// Set by the body (through `EmulationThread.currentRequest`): run after the requester has its answer (or
+    /// the acknowledgement timed out). Used by a forwarded rendezvous to release the EMTs it holds.
+    var afterAnswer: (() -> Void)?
     /// Written by the executing EMT before `done` is posted; read by the waiter after.
     var status: EMTStatus = .success
     let done = ThreadSemaphore()
@@ -73,6 +79,9 @@ public final class RequestQueue: @unchecked Sendable {
     /// Set once the EMTs are gone: new requests fail with `VMError.emtsTerminated`.
     let closed = Atomic<Bool>(false)
 
+    /// How long an EMT waits for an outside requester to pick up its answer before it goes on.
+    static let acknowledgeTimeoutNanoseconds: UInt64 = 2_000_000
+
     init(group: EMTGroup, vcpuCount: Int) {
         self.group = group
         perVCPU = (0..<vcpuCount).map { _ in RequestList() }
@@ -122,6 +131,7 @@ public final class RequestQueue: @unchecked Sendable {
     private func queue(_ request: VMRequest, to list: RequestList, notify emts: [EmulationThread],
                        wait: Bool) throws(VMError) -> EMTStatus {
         guard !closed.load(ordering: .sequentiallyConsistent) else { throw .emtsTerminated }
+        request.outsideWaiter = wait && group.currentEMT() == nil
         list.push(request)
         if list === global {
             group.vmFlags.set(.request)
@@ -135,7 +145,9 @@ public final class RequestQueue: @unchecked Sendable {
         for emt in emts { emt.notify() }
         guard wait else { return .success }
         request.done.wait()
-        return request.status
+        let status = request.status
+        if request.outsideWaiter { request.acknowledged.post() }
+        return status
     }
 
     /// True if the global queue or `emt`'s own queue holds a request (`priorityOnly`: a priority one).
@@ -158,9 +170,21 @@ public final class RequestQueue: @unchecked Sendable {
         var merged = EMTStatus.success
         while let request = global.pop(priorityOnly: true) ?? own.pop(priorityOnly: true)
             ?? (priorityOnly ? nil : global.pop(priorityOnly: false) ?? own.pop(priorityOnly: false)) {
+            let outer = emt.currentRequest
+            emt.currentRequest = request
             request.status = request.body(emt)
+            emt.currentRequest = outer
             merged = merged.merged(with: request.status.informationalPart)
+            let handshake = request.outsideWaiter
+            let afterAnswer = request.afterAnswer
             request.done.post()
+            if handshake {
+                // Hold this EMT off the guest until the waiting thread runs: with every vCPU busy in the guest
+                // on a small host, the woken requester would otherwise wait for the end of a scheduler slice
+                // (milliseconds) before it sees its answer. Bounded, in case it is descheduled for long.
+                _ = request.acknowledged.wait(timeoutNanoseconds: Self.acknowledgeTimeoutNanoseconds)
+            }
+            afterAnswer?()
         }
         if priorityOnly {
             // Normal requests stay queued; keep their flags so the loop serves them later.

@@ -30,6 +30,10 @@ public final class VirtualMachine: @unchecked Sendable {
     /// EMT 0's PDM walk waiter.
     public let walkWaiter: EMTWalkWaiter
 
+    /// The KVM machine and the PDM, when the VM was built by `create(configuration:registry:)` (set once,
+    /// before the VM is handed out).
+    public internal(set) var parts: VirtualMachineParts?
+
     private let exitStatusBox = Mutex<Int32?>(nil)
     private let guruBox = Mutex<GuruMeditationReport?>(nil)
     private let deferredPowerOffQueued = Atomic<Bool>(false)

@@ -63,6 +63,24 @@ import VMM
         #expect(machine.dispatcher.handlerFailures == 0)
     }
 
+    @Test func resetRestartsTheGuestAfterATripleFault() throws {
+        CaptureDriver.clear()
+        let (machine, pdm, runner) = try Self.boot("triple-fault", devices: [Self.serialToCapture])
+        defer { try? pdm.powerOff(); pdm.destroy() }
+        let line = "triple-fault: loading an empty IDT\n"
+        for round in 1...2 {
+            let result = GuestRunLoop.run(runner) { $0 != .continue }
+            #expect(!result.timedOut)
+            guard case .shutdown = result.outcome else {
+                Issue.record("round \(round): expected a shutdown, got \(String(describing: result.outcome))")
+                return
+            }
+            #expect(CaptureDriver.text == String(repeating: line, count: round))
+            try machine.resetPlatform()
+            try runner.resetToPowerOnState()
+        }
+    }
+
     @Test func portConflictNamesBothOwners() throws {
         let machine = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
         let services = MachineServices(machine: machine)

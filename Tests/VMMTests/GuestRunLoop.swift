@@ -75,3 +75,58 @@ enum GuestRunLoop {
         return state.result
     }
 }
+
+extension GuestRunLoop {
+    /// Runs every runner on its own thread until `condition()` holds (polled every 10 ms by the calling thread,
+    /// which sleeps in between) or `timeout` seconds pass; then kicks all vCPUs out and joins them.
+    /// Returns whether the condition held, and every outcome that was not `.continue` / `.interrupted`.
+    static func runAll(_ runners: [VCPURunner], timeout: Double = 20,
+                       until condition: () -> Bool) -> (met: Bool, outcomes: [VCPUExitOutcome]) {
+        installKickHandler()
+        final class Shared: @unchecked Sendable {
+            let stop = Atomic<Bool>(false)
+            let threads = Mutex<[pthread_t]>([])
+            let outcomes = Mutex<[VCPUExitOutcome]>([])
+            let finished = DispatchSemaphore(value: 0)
+        }
+        let shared = Shared()
+        for runner in runners {
+            Thread {
+                var set = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, kickSignal)
+                pthread_sigmask(SIG_UNBLOCK, &set, nil)
+                shared.threads.withLock { $0.append(pthread_self()) }
+                run: while !shared.stop.load(ordering: .acquiring) {
+                    let outcome = runner.runOnce()
+                    switch outcome {
+                    case .continue:
+                        continue
+                    case .interrupted:
+                        runner.clearImmediateExit()
+                    case .halted, .powerOffRequested, .suspendRequested:
+                        shared.outcomes.withLock { $0.append(outcome) }
+                    case .shutdown, .internalError, .failEntry:
+                        shared.outcomes.withLock { $0.append(outcome) }
+                        break run
+                    }
+                }
+                shared.finished.signal()
+            }.start()
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var met = false
+        while Date() < deadline {
+            if condition() { met = true; break }
+            usleep(10_000)
+        }
+        shared.stop.store(true, ordering: .releasing)
+        var joined = 0
+        while joined < runners.count {
+            if shared.finished.wait(timeout: .now() + 0.05) == .success { joined += 1; continue }
+            for r in runners { r.requestImmediateExit() }
+            shared.threads.withLock { for t in $0 { _ = pthread_kill(t, kickSignal) } }
+        }
+        return (met, shared.outcomes.withLock { $0 })
+    }
+}

@@ -71,3 +71,36 @@ import VMM
         _ = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
     }
 }
+
+/// Several vCPUs of one machine, each on its own thread, with the in-kernel LAPIC doing INIT/SIPI.
+@Suite(.serialized) struct MachineSMPTests {
+    @Test func twoVCPUsReachRing3AndCountWithTheirOwnAPICIDs() throws {
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20, vcpuCount: 2))
+        try machine.loadPVHKernel(path: TestGuests.path("smp-counter"), commandLine: "cpus=2")
+        machine.freezeIORanges()
+        let runners = try machine.vcpus.indices.map { try #require(machine.runner(forVCPU: $0)) }
+        let memory = machine.memory
+        let (met, outcomes) = GuestRunLoop.runAll(runners) {
+            let ring3 = (try? memory.load(UInt32.self, at: 0x10804)) ?? 0
+            let c0 = (try? memory.load(UInt64.self, at: 0x10000)) ?? 0
+            let c1 = (try? memory.load(UInt64.self, at: 0x10040)) ?? 0
+            return ring3 == 2 && c0 > 1000 && c1 > 1000
+        }
+        #expect(met, "status: ring3=\(String(describing: try? memory.load(UInt32.self, at: 0x10804)))")
+        #expect(outcomes.isEmpty, "unexpected outcomes \(outcomes)")
+        #expect(try memory.load(UInt32.self, at: 0x10800) == 0x474d_4856)
+        // The AP took its CPU index from its APIC id: counter 1 moved, counter 2 did not.
+        #expect(try memory.load(UInt64.self, at: 0x10080) == 0)
+
+        // Reset (platform + every vCPU) and run again: both CPUs come back to ring 3, the AP through a new
+        // INIT/SIPI; the ring-3 count (outside the reloaded image) goes on from 2 to 4.
+        try machine.resetPlatform()
+        for r in runners { try r.resetToPowerOnState() }
+        #expect(try machine.vcpus[1].mpState() == .uninitialized)
+        let (again, outcomes2) = GuestRunLoop.runAll(runners) {
+            ((try? memory.load(UInt32.self, at: 0x10804)) ?? 0) == 4
+        }
+        #expect(again, "ring3=\(String(describing: try? memory.load(UInt32.self, at: 0x10804)))")
+        #expect(outcomes2.isEmpty)
+    }
+}

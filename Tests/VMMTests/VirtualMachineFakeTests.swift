@@ -35,6 +35,31 @@ import VMM
         #expect(devices.walks().last == "destroy")
     }
 
+    @Test func concurrentSuspendsFromManyThreadsGiveOneDoneAndHarmlessAnswers() throws {
+        let (vm, _, devices) = try makeFakeVM(vcpus: 2)
+        try vm.powerOn()
+        let outcomes = Mutex<[VMOperationOutcome]>([])
+        final class Box: @unchecked Sendable { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        var threads: [pthread_t] = []
+        for _ in 0..<4 {
+            let box = Box {
+                if let outcome = try? vm.suspend() { outcomes.withLock { $0.append(outcome) } }
+            }
+            var thread = pthread_t()
+            pthread_create(&thread, nil, { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body(); return nil
+            }, Unmanaged.passRetained(box).toOpaque())
+            threads.append(thread)
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        let all = outcomes.withLock { $0 }
+        #expect(all.count == 4)
+        #expect(all.filter { $0 == .done }.count == 1)
+        #expect(all.filter { $0 == .alreadyInState(.suspended) }.count == 3)
+        #expect(devices.walks().filter { $0 == "suspend" }.count == 1)
+        try vm.powerOff()
+    }
+
     @Test func operationsFromTheWrongStateAreRefused() throws {
         let (vm, _, devices) = try makeFakeVM(vcpus: 2)
         #expect(throws: VMError.invalidState(operation: .suspend, current: .created)) { try vm.suspend() }

@@ -13,7 +13,6 @@ final class AsyncDelay: DriverPlugin {
     private let context: DriverContext
     private let delayMilliseconds: Int64
     private let below: CharConnector?
-    private var connector: OfferedCharConnector?
 
     init(context: DriverContext, flags: UInt32) throws {
         self.context = context
@@ -21,13 +20,10 @@ final class AsyncDelay: DriverPlugin {
         delayMilliseconds = try context.config.integer("delay-ms", as: Int64.self, default: 200, in: 0...600_000)
         below = try context.attachBelow() ? context.queryBelow(CharConnector.self) : nil
         let below = self.below
-        connector = context.offerCharConnector(
+        // The SDK answers VMH_IID_CHAR_CONNECTOR queries with this connector.
+        context.offerCharConnector(
             write: { bytes in below?.write(bytes) ?? Int64(bytes.count) },
             flush: { below?.flush() ?? .ok })
-    }
-
-    func queryInterface(iid: InterfaceID) -> UnsafeMutableRawPointer? {
-        connector?.answer(iid)
     }
 
     func suspend() -> PowerResult { startFlush() }

@@ -11,17 +11,12 @@ final class Stdio: DriverPlugin {
     static let description = "Char connector writing to stdout or stderr"
     static let maxInstances: UInt32 = 16
 
-    private var connector: OfferedCharConnector?
-
     init(context: DriverContext, flags: UInt32) throws {
         try context.config.validate(keys: ["stream"])
         let stream = try context.config.string("stream", default: "stdout", oneOf: ["stdout", "stderr"])
         let fd: Int32 = stream == "stderr" ? STDERR_FILENO : STDOUT_FILENO
-        connector = context.offerCharConnector(write: { bytes in writeAll(fd, bytes) })
-    }
-
-    func queryInterface(iid: InterfaceID) -> UnsafeMutableRawPointer? {
-        connector?.answer(iid)
+        // The SDK answers VMH_IID_CHAR_CONNECTOR queries with this connector.
+        context.offerCharConnector(write: { bytes in writeAll(fd, bytes) })
     }
 }
 

@@ -39,6 +39,10 @@ static inline unsigned long ckvm_req_irq_line(void) { return KVM_IRQ_LINE; }
 static inline unsigned long ckvm_req_ioeventfd(void) { return KVM_IOEVENTFD; }
 static inline unsigned long ckvm_req_irqfd(void) { return KVM_IRQFD; }
 static inline unsigned long ckvm_req_vm_check_extension(void) { return KVM_CHECK_EXTENSION; }
+static inline unsigned long ckvm_req_get_irqchip(void) { return KVM_GET_IRQCHIP; }
+static inline unsigned long ckvm_req_set_irqchip(void) { return KVM_SET_IRQCHIP; }
+static inline unsigned long ckvm_req_get_pit2(void) { return KVM_GET_PIT2; }
+static inline unsigned long ckvm_req_set_pit2(void) { return KVM_SET_PIT2; }
 
 /* ---- ioctl request numbers: vCPU ---- */
 static inline unsigned long ckvm_req_run(void) { return KVM_RUN; }
@@ -56,6 +60,7 @@ static inline unsigned long ckvm_req_set_lapic(void) { return KVM_SET_LAPIC; }
 static inline unsigned long ckvm_req_get_mp_state(void) { return KVM_GET_MP_STATE; }
 static inline unsigned long ckvm_req_set_mp_state(void) { return KVM_SET_MP_STATE; }
 static inline unsigned long ckvm_req_get_vcpu_events(void) { return KVM_GET_VCPU_EVENTS; }
+static inline unsigned long ckvm_req_set_vcpu_events(void) { return KVM_SET_VCPU_EVENTS; }
 
 /* ---- fixed-arity ioctl ---- */
 /** ioctl(fd, request, arg) with a pointer argument; returns the raw result (-1 and errno on failure). */

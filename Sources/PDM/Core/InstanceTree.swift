@@ -2,9 +2,13 @@
 public struct DeviceNode: Sendable, Equatable {
     /// `dev/inst`.
     public var name: String
+    /// Registration name of the device.
     public var deviceName: String
+    /// Instance number.
     public var instance: UInt32
+    /// Effective instantiation order.
     public var order: UInt32
+    /// LUN chains in order of first attach.
     public var luns: [LUNNode]
     /// The device went async in the running walk and has not finished yet.
     public var asyncPending: Bool
@@ -14,7 +18,9 @@ public struct DeviceNode: Sendable, Equatable {
 
 /// One LUN with its driver chain, top first.
 public struct LUNNode: Sendable, Equatable {
+    /// LUN number.
     public var lun: UInt32
+    /// Driver chain, top (attached to the device) first.
     public var drivers: [DriverNode]
 }
 
@@ -22,9 +28,13 @@ public struct LUNNode: Sendable, Equatable {
 public struct DriverNode: Sendable, Equatable {
     /// `dev/inst/lun/drv/inst`.
     public var name: String
+    /// Registration name of the driver.
     public var driverName: String
+    /// Instance number.
     public var instance: UInt32
+    /// Went async in the running walk and has not finished yet.
     public var asyncPending: Bool
+    /// A walk gave up on this driver at its deadline.
     public var failedToQuiesce: Bool
 }
 

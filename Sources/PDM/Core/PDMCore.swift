@@ -21,8 +21,11 @@ public struct PluginLogRecord: Sendable, Equatable {
 /// A progress report of a walk waiting for asynchronous instances (also logged as
 /// `suspend: after 1002 ms, 3 passes: 1 pending - virtio-blk/0/0/Block/0`).
 public struct WalkProgress: Sendable, Equatable, CustomStringConvertible {
+    /// The walk (suspend, reset or powerOff).
     public var operation: PowerOperation
+    /// Time since the walk started.
     public var elapsedMilliseconds: Int64
+    /// Passes over the instances so far (a pass follows every wake-up).
     public var passes: Int
     /// Instances still pending, in walk order.
     public var pending: [String]
