@@ -6,4 +6,5 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     PDMWalkBench.self,
     ExitDispatchBench.self,
     PauseBench.self,
+    APIBench.self,
 ]
