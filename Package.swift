@@ -17,6 +17,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Stdio", kind: "Drivers", language: "swift"),
     .init(name: "AsyncDelay", kind: "Drivers", language: "swift"),
     .init(name: "ProbeDriver", kind: "Drivers", language: "swift"),
+    .init(name: "Char", kind: "Drivers", language: "swift"),
+    .init(name: "File", kind: "Drivers", language: "swift"),
+    .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -46,6 +49,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // `swift package generate-documentation --target PluginSDK` (DocC; build-time only, links into nothing).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // ---- C shims and the ABI ----
@@ -76,9 +81,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "Host", dependencies: [
-            "VMM", "PDM", "ControlAPI",
+            "VMM", "PDM", "ELF", "CVMHostABI", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
@@ -103,6 +109,9 @@ let package = Package(
                                                           .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "Yams", package: "Yams")],
                     swiftSettings: strict),
+        // Authors' kit: `vmhost plugin check/new`, the ABI header's compatibility promises, the C example.
+        .testTarget(name: "AuthorKitTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
         // The SDK itself, with device/driver types compiled into the test and registered in-process.

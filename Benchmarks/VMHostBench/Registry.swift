@@ -6,5 +6,6 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     PDMWalkBench.self,
     ExitDispatchBench.self,
     PauseBench.self,
+    PluginDispatchBench.self,
     APIBench.self,
 ]

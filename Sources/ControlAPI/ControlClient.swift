@@ -247,6 +247,12 @@ final class ResponseCollector: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if streaming != nil, response.status != 0, error is HTTPParserError {
+            // The server went away mid-stream: the stream is over.
+            finish()
+            context.close(promise: nil)
+            return
+        }
         promise?.fail(error)
         promise = nil
         context.close(promise: nil)

@@ -47,6 +47,19 @@ final class ControlEventHub: Sendable {
         }
     }
 
+    /// Ends every stream properly (last chunk) and closes its connection (server shutdown).
+    func finishAll() {
+        let channels = state.withLock { state in
+            defer { state.subscribers.removeAll() }
+            return state.subscribers.values.map(\.channel)
+        }
+        for channel in channels {
+            channel.eventLoop.execute {
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+
     func unsubscribe(_ id: UInt64) {
         _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
     }

@@ -31,16 +31,20 @@ public final class ControlServer: Sendable {
     }
 
     /// Starts serving `vm` on `socketPath` and marks `apiSocketReady` in `timeline`. `devices` returns the
-    /// current device instance tree (for `GET /devices`; the Host maps the PDM's instance tree).
+    /// current device instance tree for `GET /devices`; by default that is the instance tree of the VM's PDM
+    /// (`vm.parts`), whose walk progress lines then also go to the event stream.
     public static func start(vm: VirtualMachine, socketPath: String,
-                             devices: @escaping @Sendable () -> [DeviceInfo] = { [] },
+                             devices: (@Sendable () -> [DeviceInfo])? = nil,
                              timeline: BootTimeline = .process,
                              limits: ControlServerLimits = ControlServerLimits(),
                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)
-        let service = ControlService(vm: vm, devices: devices, timeline: timeline, limits: limits, ownerUID: uid,
-                                     logger: logger)
+        let pdm = devices == nil ? vm.parts?.pdm : nil
+        let noDevices: @Sendable () -> [DeviceInfo] = { [] }
+        let deviceSource = devices ?? pdm.map { DeviceInfo.source(for: $0) } ?? noDevices
+        let service = ControlService(vm: vm, devices: deviceSource, timeline: timeline, limits: limits,
+                                     ownerUID: uid, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
@@ -70,7 +74,9 @@ public final class ControlServer: Sendable {
         }
         timeline.mark(.apiSocketReady)
         logger.info("control API listening on \(socketPath)")
-        return ControlServer(socketPath: socketPath, service: service, group: group, channel: bound)
+        let server = ControlServer(socketPath: socketPath, service: service, group: group, channel: bound)
+        if let pdm { server.follow(pdm) }
+        return server
     }
 
     /// Publishes a power-walk progress line (who is still pending) on the event stream. Any thread.
@@ -86,11 +92,16 @@ public final class ControlServer: Sendable {
     /// Number of clients currently following `GET /events`.
     public var eventSubscriberCount: Int { service.hub.subscriberCount }
 
-    /// Stops listening, waits for the running operation, closes every connection, removes the socket.
-    /// Not on the server's event loop.
+    /// Stops listening, lets the running operation finish and its answer go out, closes every connection,
+    /// removes the socket. Not on the server's event loop. Idempotent.
     public func close() {
         try? channel.close().wait()
+        // Waits for the operation thread; its answer is then queued on the event loop.
         service.shutdown()
+        // Ends the event streams; runs the queued answers (a power-off's 204) before the loop goes away.
+        service.hub.finishAll()
+        try? group.next().submit {}.wait()
+        try? group.next().submit {}.wait()
         try? group.syncShutdownGracefully()
         unlink(socketPath)
     }

@@ -36,7 +36,12 @@ public struct CharConnector: InterfaceHandle, @unchecked Sendable {
 }
 
 /// A char connector this plugin offers to the device or driver above it. Create it in `init` with
-/// ``DriverContext/offerCharConnector(write:flush:)``; the SDK answers `queryInterface` for it. The closures may capture the plugin: the SDK drops them at destruct.
+/// ``DriverContext/offerCharConnector(write:flush:)``; the SDK answers `queryInterface` for it.
+///
+/// The closures may capture the plugin: they live in a box that only the instance's context owns (this object
+/// does not keep them alive) and that is released at destruct. The C struct is never freed; after destruct its
+/// `context` is NULL and calls answer `VMH_ERR_INVALID_PARAMETER` instead of reaching freed memory. Calls borrow
+/// the box without retaining it: no allocation, no reference counting.
 public final class OfferedCharConnector: OfferedInterface, @unchecked Sendable {
     /// What `write` does: consume bytes, return the number accepted or a negative `VMH_ERR_*`.
     public typealias Write = (_ bytes: UnsafeRawBufferPointer) -> Int64
@@ -46,42 +51,33 @@ public final class OfferedCharConnector: OfferedInterface, @unchecked Sendable {
     /// `VMH_IID_CHAR_CONNECTOR`.
     public static var iid: InterfaceID { .charConnector }
 
-    /// The C struct handed to the caller; its `context` is this object (unretained).
+    /// The C struct handed to callers; its `context` is the handler box (unretained).
     public let pointer: UnsafeMutablePointer<VMHCharConnector>
-    private var writeHandler: Write?
-    private var flushHandler: Flush?
 
     /// The C struct as an untyped pointer (what `queryInterface` returns).
     public var rawPointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
 
-    init(write: @escaping Write, flush: @escaping Flush) {
-        writeHandler = write
-        flushHandler = flush
+    /// The closures of one connector.
+    final class Handlers {
+        let write: Write
+        let flush: Flush
+        init(write: @escaping Write, flush: @escaping Flush) {
+            self.write = write
+            self.flush = flush
+        }
+    }
+
+    /// A connector calling `handlers`, which the caller (the instance's context) must keep alive until
+    /// ``invalidate()``.
+    init(handlers: Handlers) {
         pointer = .allocate(capacity: 1)
-        pointer.initialize(to: VMHCharConnector(context: nil, write: charConnectorWriteThunk,
-                                                flush: charConnectorFlushThunk))
-        pointer.pointee.context = Unmanaged.passUnretained(self).toOpaque()
+        pointer.initialize(to: VMHCharConnector(context: Unmanaged.passUnretained(handlers).toOpaque(),
+                                                write: charConnectorWriteThunk, flush: charConnectorFlushThunk))
     }
 
-    deinit {
-        pointer.deinitialize(count: 1)
-        pointer.deallocate()
-    }
-
-    /// Drops the closures; later calls answer `VMH_ERR_WRONG_STATE`.
+    /// Detaches the C struct from the closures (destruct); later calls answer `VMH_ERR_INVALID_PARAMETER`.
     public func invalidate() {
-        writeHandler = nil
-        flushHandler = nil
-    }
-
-    fileprivate func write(_ bytes: UnsafeRawBufferPointer) -> Int64 {
-        guard let writeHandler else { return Int64(VMH_ERR_WRONG_STATE) }
-        return writeHandler(bytes)
-    }
-
-    fileprivate func flush() -> Int32 {
-        guard let flushHandler else { return VMH_ERR_WRONG_STATE }
-        return flushHandler().rawValue
+        pointer.pointee.context = nil
     }
 }
 
@@ -91,11 +87,14 @@ private func charConnectorWriteThunk(
     guard let context = connector?.pointee.context else { return Int64(VMH_ERR_INVALID_PARAMETER) }
     if size == 0 { return 0 }
     guard let buf else { return Int64(VMH_ERR_INVALID_PARAMETER) }
-    let object = Unmanaged<OfferedCharConnector>.fromOpaque(context).takeUnretainedValue()
-    return object.write(UnsafeRawBufferPointer(start: buf, count: size))
+    return Unmanaged<OfferedCharConnector.Handlers>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.write(UnsafeRawBufferPointer(start: buf, count: size))
+    }
 }
 
 private func charConnectorFlushThunk(_ connector: UnsafeMutablePointer<VMHCharConnector>?) -> Int32 {
     guard let context = connector?.pointee.context else { return VMH_ERR_INVALID_PARAMETER }
-    return Unmanaged<OfferedCharConnector>.fromOpaque(context).takeUnretainedValue().flush()
+    return Unmanaged<OfferedCharConnector.Handlers>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.flush().rawValue
+    }
 }

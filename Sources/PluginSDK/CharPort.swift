@@ -22,7 +22,7 @@ public struct CharPort: InterfaceHandle, @unchecked Sendable {
 
 /// A char port this plugin offers to the driver below it (input towards the guest). Create it with
 /// ``DeviceContext/offerCharPort(lun:receive:)`` or ``DriverContext/offerCharPort(receive:)``; the SDK answers
-/// `queryInterface` for it. The closure may capture the plugin: the SDK drops it at destruct.
+/// `queryInterface` for it. Lifetime and cost as ``OfferedCharConnector``: the closure may capture the plugin.
 public final class OfferedCharPort: OfferedInterface, @unchecked Sendable {
     /// What `receive` does: take bytes, return the number accepted or a negative `VMH_ERR_*`.
     public typealias Receive = (_ bytes: UnsafeRawBufferPointer) -> Int64
@@ -30,33 +30,29 @@ public final class OfferedCharPort: OfferedInterface, @unchecked Sendable {
     /// `VMH_IID_CHAR_PORT`.
     public static var iid: InterfaceID { .charPort }
 
-    /// The C struct handed to the caller; its `context` is this object (unretained).
+    /// The C struct handed to callers; its `context` is the handler box (unretained).
     public let pointer: UnsafeMutablePointer<VMHCharPort>
-    private var receiveHandler: Receive?
 
     /// The C struct as an untyped pointer (what `queryInterface` returns).
     public var rawPointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
 
-    init(receive: @escaping Receive) {
-        receiveHandler = receive
+    /// The closure of one port.
+    final class Handlers {
+        let receive: Receive
+        init(receive: @escaping Receive) { self.receive = receive }
+    }
+
+    /// A port calling `handlers`, which the caller (the instance's context) must keep alive until
+    /// ``invalidate()``.
+    init(handlers: Handlers) {
         pointer = .allocate(capacity: 1)
-        pointer.initialize(to: VMHCharPort(context: nil, receive: charPortReceiveThunk))
-        pointer.pointee.context = Unmanaged.passUnretained(self).toOpaque()
+        pointer.initialize(to: VMHCharPort(context: Unmanaged.passUnretained(handlers).toOpaque(),
+                                           receive: charPortReceiveThunk))
     }
 
-    deinit {
-        pointer.deinitialize(count: 1)
-        pointer.deallocate()
-    }
-
-    /// Drops the closure; later calls answer `VMH_ERR_WRONG_STATE`.
+    /// Detaches the C struct from the closure (destruct); later calls answer `VMH_ERR_INVALID_PARAMETER`.
     public func invalidate() {
-        receiveHandler = nil
-    }
-
-    fileprivate func receive(_ bytes: UnsafeRawBufferPointer) -> Int64 {
-        guard let receiveHandler else { return Int64(VMH_ERR_WRONG_STATE) }
-        return receiveHandler(bytes)
+        pointer.pointee.context = nil
     }
 }
 
@@ -65,6 +61,7 @@ private func charPortReceiveThunk(_ port: UnsafeMutablePointer<VMHCharPort>?, _ 
     guard let context = port?.pointee.context else { return Int64(VMH_ERR_INVALID_PARAMETER) }
     if size == 0 { return 0 }
     guard let buf else { return Int64(VMH_ERR_INVALID_PARAMETER) }
-    let object = Unmanaged<OfferedCharPort>.fromOpaque(context).takeUnretainedValue()
-    return object.receive(UnsafeRawBufferPointer(start: buf, count: size))
+    return Unmanaged<OfferedCharPort.Handlers>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.receive(UnsafeRawBufferPointer(start: buf, count: size))
+    }
 }

@@ -24,9 +24,9 @@ public final class DeviceContext: @unchecked Sendable {
     let ref: InstanceRef
     let asyncState: AsyncState
     var plugin: (any DevicePlugin)?
-    private var portRanges: [PortIORange] = []
-    private var mmioRanges: [MMIORange] = []
-    private var timers: [DeviceTimer] = []
+    /// What the host's callbacks reach through `user`/`context` pointers (ranges, timer and interface handler
+    /// boxes): owned here only, released at destruct.
+    private var handlerObjects: [AnyObject] = []
     private var interfaces: [(lun: UInt32?, interface: any OfferedInterface)] = []
 
     init(instance: UnsafeMutablePointer<VMHDevIns>, helpers: UnsafePointer<VMHDevHlp>) {
@@ -92,7 +92,9 @@ public final class DeviceContext: @unchecked Sendable {
     /// attached queries the device), so the plugin need not override ``DevicePlugin/queryInterface(lun:iid:)``.
     @discardableResult
     public func offerCharPort(lun: UInt32? = nil, receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
-        let port = OfferedCharPort(receive: receive)
+        let handlers = OfferedCharPort.Handlers(receive: receive)
+        handlerObjects.append(handlers)
+        let port = OfferedCharPort(handlers: handlers)
         offer(port, lun: lun)
         return port
     }
@@ -115,9 +117,10 @@ public final class DeviceContext: @unchecked Sendable {
 
     /// Routes guest port I/O in `base ..< base + count` to `read`/`write` (offsets are relative to `base`). A nil
     /// `read` makes reads return all-ones; a nil `write` drops writes. Only during construct.
-    @discardableResult
+    /// The handlers may capture the plugin (e.g. method references such as `write: guestWrite`): the context is
+    /// their only owner and releases them at destruct.
     public func registerPorts(base: UInt16, count: UInt16, description: String,
-                              read: PortIORange.Read?, write: PortIORange.Write?) throws(PluginError) -> PortIORange {
+                              read: PortIORange.Read?, write: PortIORange.Write?) throws(PluginError) {
         guard let register = helpers.pointee.ioPortRegister else {
             throw PluginError(.notSupported, "the host has no ioPortRegister helper")
         }
@@ -131,15 +134,14 @@ public final class DeviceContext: @unchecked Sendable {
             throw PluginError(PluginStatus(rawValue: status),
                               "registering ports \(hex(base))..<\(hex(UInt32(base) + UInt32(count))) failed")
         }
-        portRanges.append(range)
-        return range
+        handlerObjects.append(range)
     }
 
     /// Routes guest MMIO in `base ..< base + size` to `read`/`write` (offsets are relative to `base`). Only
     /// during construct.
-    @discardableResult
+    /// Handler ownership as in ``registerPorts(base:count:description:read:write:)``.
     public func registerMMIO(base: UInt64, size: UInt64, description: String,
-                             read: MMIORange.Read?, write: MMIORange.Write?) throws(PluginError) -> MMIORange {
+                             read: MMIORange.Read?, write: MMIORange.Write?) throws(PluginError) {
         guard let register = helpers.pointee.mmioRegister else {
             throw PluginError(.notSupported, "the host has no mmioRegister helper")
         }
@@ -153,8 +155,7 @@ public final class DeviceContext: @unchecked Sendable {
             throw PluginError(PluginStatus(rawValue: status),
                               "registering MMIO \(hex(base)) size \(hex(size)) failed")
         }
-        mmioRanges.append(range)
-        return range
+        handlerObjects.append(range)
     }
 
     // MARK: Guest memory, interrupts, timers
@@ -193,24 +194,24 @@ public final class DeviceContext: @unchecked Sendable {
         return PluginStatus(rawValue: setIrq(instance, irq, high ? 1 : 0))
     }
 
-    /// Creates a one-shot timer whose `handler` runs when it fires. Only during construct.
+    /// Creates a one-shot timer whose `handler` runs when it fires. Only during construct. The context owns the
+    /// handler (it may capture the plugin) and releases it at destruct.
     public func createTimer(description: String, handler: @escaping DeviceTimer.Handler) throws(PluginError)
         -> DeviceTimer
     {
         guard let create = helpers.pointee.timerCreate else {
             throw PluginError(.notSupported, "the host has no timerCreate helper")
         }
-        let timer = DeviceTimer(instance: instance, handler: handler)
+        let box = DeviceTimerHandler(handler)
         var handle: UInt64 = 0
         let status = description.withCString {
-            create(instance, deviceTimerThunk, Unmanaged.passUnretained(timer).toOpaque(), $0, &handle)
+            create(instance, deviceTimerThunk, Unmanaged.passUnretained(box).toOpaque(), $0, &handle)
         }
         guard status == VMH_OK else {
             throw PluginError(PluginStatus(rawValue: status), "creating timer '\(description)' failed")
         }
-        timer.setHandle(handle)
-        timers.append(timer)
-        return timer
+        handlerObjects.append(box)
+        return DeviceTimer(instance: instance, handle: handle)
     }
 
     /// Monotonic host clock in nanoseconds.
@@ -245,10 +246,9 @@ public final class DeviceContext: @unchecked Sendable {
     /// Drops the plugin and every handler (their closures may capture the plugin).
     func tearDown() {
         asyncState.detach()
-        for range in portRanges { range.invalidate() }
-        for range in mmioRanges { range.invalidate() }
-        for timer in timers { timer.invalidate() }
         for entry in interfaces { entry.interface.invalidate() }
+        interfaces.removeAll()
+        handlerObjects.removeAll()
         plugin = nil
     }
 }

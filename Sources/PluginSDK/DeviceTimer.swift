@@ -1,25 +1,19 @@
-/// A one-shot device timer created with ``DeviceContext/createTimer(description:handler:)``. The handler runs on
-/// the host's timer thread, under the instance lock unless the device is ``DeviceFlags/threadSafe``.
+/// A one-shot device timer created with ``DeviceContext/createTimer(description:handler:)``: a handle to arm and
+/// stop it. The handler runs on the host's timer thread, under the instance lock unless the device is
+/// ``DeviceFlags/threadSafe``. Keeping this object does not keep the handler alive (the instance's context owns
+/// it), so a handler capturing the plugin forms no reference cycle.
 public final class DeviceTimer: @unchecked Sendable {
     /// What runs when the timer fires.
     public typealias Handler = () -> Void
 
     /// The host's handle.
-    public private(set) var handle: UInt64 = 0
+    public let handle: UInt64
     private let instance: UnsafeMutablePointer<VMHDevIns>
-    private var handler: Handler?
 
-    init(instance: UnsafeMutablePointer<VMHDevIns>, handler: @escaping Handler) {
+    init(instance: UnsafeMutablePointer<VMHDevIns>, handle: UInt64) {
         self.instance = instance
-        self.handler = handler
+        self.handle = handle
     }
-
-    func setHandle(_ handle: UInt64) { self.handle = handle }
-
-    /// Drops the handler (destruct), breaking reference cycles with the plugin.
-    func invalidate() { handler = nil }
-
-    fileprivate func fire() { handler?() }
 
     /// Arms the timer to fire `nanoseconds` from now, replacing any earlier deadline.
     public func arm(nanoseconds: UInt64) throws(PluginError) {
@@ -44,8 +38,14 @@ public final class DeviceTimer: @unchecked Sendable {
     }
 }
 
+/// The handler of one timer, owned by the instance's context; the timer callback's `user` points here.
+final class DeviceTimerHandler {
+    let handler: DeviceTimer.Handler
+    init(_ handler: @escaping DeviceTimer.Handler) { self.handler = handler }
+}
+
 /// The `VMHTimerCallback` every SDK timer registers.
 func deviceTimerThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeMutableRawPointer?, _ timer: UInt64) {
     guard let user else { return }
-    Unmanaged<DeviceTimer>.fromOpaque(user).takeUnretainedValue().fire()
+    Unmanaged<DeviceTimerHandler>.fromOpaque(user)._withUnsafeGuaranteedRef { $0.handler() }
 }

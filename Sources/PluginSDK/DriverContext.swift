@@ -9,6 +9,8 @@ public final class DriverContext: @unchecked Sendable {
     let asyncState: AsyncState
     var plugin: (any DriverPlugin)?
     private var interfaces: [any OfferedInterface] = []
+    /// Interface handler boxes (reached through the interfaces' `context` pointers): owned here only.
+    private var handlerObjects: [AnyObject] = []
 
     init(instance: UnsafeMutablePointer<VMHDrvIns>, helpers: UnsafePointer<VMHDrvHlp>) {
         self.instance = instance
@@ -83,7 +85,9 @@ public final class DriverContext: @unchecked Sendable {
     @discardableResult
     public func offerCharConnector(write: @escaping OfferedCharConnector.Write,
                                    flush: @escaping OfferedCharConnector.Flush = { .ok }) -> OfferedCharConnector {
-        let connector = OfferedCharConnector(write: write, flush: flush)
+        let handlers = OfferedCharConnector.Handlers(write: write, flush: flush)
+        handlerObjects.append(handlers)
+        let connector = OfferedCharConnector(handlers: handlers)
         offer(connector)
         return connector
     }
@@ -92,7 +96,9 @@ public final class DriverContext: @unchecked Sendable {
     /// like ``offerCharConnector(write:flush:)``.
     @discardableResult
     public func offerCharPort(receive: @escaping OfferedCharPort.Receive) -> OfferedCharPort {
-        let port = OfferedCharPort(receive: receive)
+        let handlers = OfferedCharPort.Handlers(receive: receive)
+        handlerObjects.append(handlers)
+        let port = OfferedCharPort(handlers: handlers)
         offer(port)
         return port
     }
@@ -126,6 +132,8 @@ public final class DriverContext: @unchecked Sendable {
     func tearDown() {
         asyncState.detach()
         for interface in interfaces { interface.invalidate() }
+        interfaces.removeAll()
+        handlerObjects.removeAll()
         plugin = nil
     }
 }

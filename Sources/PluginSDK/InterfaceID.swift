@@ -39,7 +39,8 @@ public protocol OfferedInterface: AnyObject {
     static var iid: InterfaceID { get }
     /// The C struct, valid until the offering instance is destructed.
     var rawPointer: UnsafeMutableRawPointer { get }
-    /// Drops the closures (called by the SDK at destruct, breaking reference cycles with the plugin).
+    /// Detaches the C struct from the Swift side, so that a call after the offering instance's destruct fails
+    /// cleanly instead of reaching freed memory (called by the SDK at destruct).
     func invalidate()
 }
 

@@ -1,6 +1,6 @@
-/// A registered guest MMIO range and its Swift handlers. Values are little-endian integers of the access size;
-/// the host calls static `@convention(c)` thunks that recover this object from `user`, so an access allocates
-/// nothing.
+/// A registered guest MMIO range and its Swift handlers (see ``DeviceContext/registerMMIO(base:size:description:read:write:)``).
+/// Values are little-endian integers of the access size. As with ``PortIORange``, the thunks borrow this object
+/// from `user` without retaining it and the handlers are immutable: no allocation, no reference counting.
 public final class MMIORange: @unchecked Sendable {
     /// Guest read of `size` (1...8) bytes at `offset` into the range; returns the value (low `size` bytes used).
     public typealias Read = (_ offset: UInt64, _ size: Int) -> UInt64
@@ -11,31 +11,24 @@ public final class MMIORange: @unchecked Sendable {
     public let base: UInt64
     /// Length of the range in bytes.
     public let size: UInt64
-    private var read: Read?
-    private var write: Write?
+    private let read: Read
+    private let write: Write
 
     init(base: UInt64, size: UInt64, read: Read?, write: Write?) {
         self.base = base
         self.size = size
-        self.read = read
-        self.write = write
-    }
-
-    /// Drops the handlers (destruct), breaking reference cycles with the plugin.
-    func invalidate() {
-        read = nil
-        write = nil
+        self.read = read ?? { _, _ in UInt64.max }
+        self.write = write ?? { _, _, _ in }
     }
 
     @inline(__always)
     fileprivate func handleRead(offset: UInt64, size: Int) -> UInt64 {
-        guard let read else { return UInt64.max }
-        return read(offset, size)
+        read(offset, size)
     }
 
     @inline(__always)
     fileprivate func handleWrite(offset: UInt64, size: Int, value: UInt64) {
-        write?(offset, size, value)
+        write(offset, size, value)
     }
 }
 
@@ -43,8 +36,9 @@ public final class MMIORange: @unchecked Sendable {
 func mmioRangeReadThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeMutableRawPointer?,
                         _ offset: UInt64, _ buf: UnsafeMutableRawPointer?, _ size: UInt32) -> Int32 {
     guard let user, let buf, size >= 1, size <= 8 else { return VMH_ERR_INVALID_PARAMETER }
-    let range = Unmanaged<MMIORange>.fromOpaque(user).takeUnretainedValue()
-    var value = range.handleRead(offset: offset, size: Int(size)).littleEndian
+    var value = Unmanaged<MMIORange>.fromOpaque(user)._withUnsafeGuaranteedRef {
+        $0.handleRead(offset: offset, size: Int(size))
+    }.littleEndian
     withUnsafeBytes(of: &value) { bytes in
         UnsafeMutableRawBufferPointer(start: buf, count: Int(size))
             .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(Int(size))))
@@ -56,11 +50,12 @@ func mmioRangeReadThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeM
 func mmioRangeWriteThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeMutableRawPointer?,
                          _ offset: UInt64, _ buf: UnsafeRawPointer?, _ size: UInt32) -> Int32 {
     guard let user, let buf, size >= 1, size <= 8 else { return VMH_ERR_INVALID_PARAMETER }
-    let range = Unmanaged<MMIORange>.fromOpaque(user).takeUnretainedValue()
     var value: UInt64 = 0
     withUnsafeMutableBytes(of: &value) { bytes in
         bytes.copyMemory(from: UnsafeRawBufferPointer(start: buf, count: Int(size)))
     }
-    range.handleWrite(offset: offset, size: Int(size), value: UInt64(littleEndian: value))
+    Unmanaged<MMIORange>.fromOpaque(user)._withUnsafeGuaranteedRef {
+        $0.handleWrite(offset: offset, size: Int(size), value: UInt64(littleEndian: value))
+    }
     return VMH_OK
 }

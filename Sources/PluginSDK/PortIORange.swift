@@ -1,5 +1,7 @@
-/// A registered guest port-I/O range and its Swift handlers. The host calls static `@convention(c)` thunks that
-/// recover this object from the registration's `user` pointer, so a guest access allocates nothing.
+/// A registered guest port-I/O range and its Swift handlers (see ``DeviceContext/registerPorts(base:count:description:read:write:)``).
+/// The host calls static `@convention(c)` thunks that recover this object from the registration's `user` pointer
+/// without retaining it, and the handlers are immutable, so a guest access costs no allocation and no reference
+/// counting. The instance's context is its only owner and drops it at destruct.
 public final class PortIORange: @unchecked Sendable {
     /// Guest read of `size` (1, 2 or 4) bytes at `offset` from the range's first port; returns the value.
     public typealias Read = (_ offset: UInt16, _ size: Int) -> UInt32
@@ -10,31 +12,24 @@ public final class PortIORange: @unchecked Sendable {
     public let base: UInt16
     /// Number of ports.
     public let count: UInt16
-    private var read: Read?
-    private var write: Write?
+    private let read: Read
+    private let write: Write
 
     init(base: UInt16, count: UInt16, read: Read?, write: Write?) {
         self.base = base
         self.count = count
-        self.read = read
-        self.write = write
-    }
-
-    /// Drops the handlers (destruct), breaking reference cycles with the plugin.
-    func invalidate() {
-        read = nil
-        write = nil
+        self.read = read ?? { _, _ in UInt32.max }
+        self.write = write ?? { _, _, _ in }
     }
 
     @inline(__always)
     fileprivate func handleRead(port: UInt16, size: UInt32) -> UInt32 {
-        guard let read else { return UInt32.max }
-        return read(port &- base, Int(size))
+        read(port &- base, Int(size))
     }
 
     @inline(__always)
     fileprivate func handleWrite(port: UInt16, size: UInt32, value: UInt32) {
-        write?(port &- base, Int(size), value)
+        write(port &- base, Int(size), value)
     }
 }
 
@@ -42,7 +37,9 @@ public final class PortIORange: @unchecked Sendable {
 func portIORangeReadThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeMutableRawPointer?,
                           _ port: UInt16, _ size: UInt32, _ value: UnsafeMutablePointer<UInt32>?) -> Int32 {
     guard let user, let value else { return VMH_ERR_INVALID_PARAMETER }
-    value.pointee = Unmanaged<PortIORange>.fromOpaque(user).takeUnretainedValue().handleRead(port: port, size: size)
+    value.pointee = Unmanaged<PortIORange>.fromOpaque(user)._withUnsafeGuaranteedRef {
+        $0.handleRead(port: port, size: size)
+    }
     return VMH_OK
 }
 
@@ -50,6 +47,8 @@ func portIORangeReadThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: Unsaf
 func portIORangeWriteThunk(_ ins: UnsafeMutablePointer<VMHDevIns>?, _ user: UnsafeMutableRawPointer?,
                            _ port: UInt16, _ size: UInt32, _ value: UInt32) -> Int32 {
     guard let user else { return VMH_ERR_INVALID_PARAMETER }
-    Unmanaged<PortIORange>.fromOpaque(user).takeUnretainedValue().handleWrite(port: port, size: size, value: value)
+    Unmanaged<PortIORange>.fromOpaque(user)._withUnsafeGuaranteedRef {
+        $0.handleWrite(port: port, size: size, value: value)
+    }
     return VMH_OK
 }

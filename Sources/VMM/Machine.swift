@@ -37,6 +37,8 @@ public final class Machine: @unchecked Sendable {
     public let dispatcher: ExitDispatcher
     /// Where devices' power-off / suspend requests made during an exit are parked for the EMT to see.
     public let pendingRequests = MachineRequests()
+    /// Device timers (their thread starts with the first arm and stops with the machine).
+    public let timers = DeviceTimers()
     /// What `loadPVHKernel` loaded (kept for a reset).
     public private(set) var boot: PVHBootInfo?
     private var kernel: (elf: ELFFile, commandLine: String)?
@@ -97,6 +99,8 @@ public final class Machine: @unchecked Sendable {
         ioRanges = IORangeTable()
         dispatcher = ExitDispatcher(table: ioRanges)
     }
+
+    deinit { timers.shutdown() }
 
     /// The supported CPUID set with this vCPU's APIC id in leaf 1 EBX[31:24] and leaf 0xB / 0x1F EDX, and the
     /// logical processor count in leaf 1 EBX[23:16].
@@ -177,9 +181,11 @@ public final class Machine: @unchecked Sendable {
     /// Freezes the I/O range table; no registration after this. Call before the first `KVM_RUN`.
     public func freezeIORanges() { ioRanges.freeze() }
 
-    /// A runner for vCPU `index` (one per EMT).
+    /// A runner for vCPU `index` (one per EMT). Freezes the I/O range table (registration is over once vCPUs
+    /// are about to run).
     public func runner(forVCPU index: Int) -> VCPURunner? {
         guard vcpus.indices.contains(index) else { return nil }
+        ioRanges.freeze()
         return VCPURunner(machine: self, index: index)
     }
 }

@@ -8,10 +8,14 @@ import Synchronization
 ///
 /// Port and MMIO registrations go into the machine's `IORangeTable` (conflicts are logged naming both owners),
 /// guest-physical access goes through `GuestMemory`, `setIRQ` drives an in-kernel irqchip line, power-off and
-/// suspend requests are parked in `Machine.pendingRequests`. Timers are not provided yet
-/// (`VMH_ERR_NOT_SUPPORTED`).
+/// suspend requests are parked in `Machine.pendingRequests`, timers run on `Machine.timers`.
+///
+/// The machine is held weakly: device instances hold their services and the machine's I/O table holds the device
+/// instances, so a strong reference would keep every VM's RAM and KVM descriptors alive forever. A call after the
+/// machine is gone answers `VMH_ERR_WRONG_STATE`.
 public final class MachineServices: VMMServices, @unchecked Sendable {
-    public let machine: Machine
+    /// The machine served (nil once it was released).
+    public private(set) weak var machine: Machine?
     private let logger: Logger
     private let refusals = Mutex<[IORangeError]>([])
 
@@ -31,6 +35,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
 
     public func registerPortIO(device: DeviceInstance, port: UInt16, count: UInt16, user: UnsafeMutableRawPointer?,
                                in: VMHIoPortIn?, out: VMHIoPortOut?, description: String) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         do {
             try machine.ioRanges.registerPorts(PortIORange(
                 base: port, count: count, device: device, user: user, input: `in`, output: out,
@@ -43,6 +48,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
 
     public func registerMMIO(device: DeviceInstance, gpa: UInt64, size: UInt64, user: UnsafeMutableRawPointer?,
                              read: VMHMmioRead?, write: VMHMmioWrite?, description: String) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         let range = MMIORange(base: gpa, size: size, device: device, user: user, read: read, write: write,
                               description: description)
         for region in machine.memory.layout.regions
@@ -66,6 +72,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     }
 
     public func physRead(device: DeviceInstance, gpa: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         do {
             try machine.memory.read(at: gpa, into: buffer)
             return VMH_OK
@@ -75,6 +82,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     }
 
     public func physWrite(device: DeviceInstance, gpa: UInt64, from buffer: UnsafeRawBufferPointer) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         do {
             try machine.memory.write(at: gpa, from: buffer)
             return VMH_OK
@@ -85,6 +93,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
 
     public func setIRQ(device: DeviceInstance, irq: UInt32, level: Int32) -> Int32 {
         guard irq < 24, level == 0 || level == 1 else { return VMH_ERR_INVALID_PARAMETER }
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         do {
             try machine.vm.setIRQLine(irq, level: level == 1)
             return VMH_OK
@@ -95,18 +104,30 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     }
 
     public func timerCreate(device: DeviceInstance, callback: VMHTimerCallback, user: UnsafeMutableRawPointer?,
-                            description: String, timer: inout UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+                            description: String, timer: inout UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        timer = machine.timers.create(device: device, callback: callback, user: user, description: description)
+        return VMH_OK
+    }
 
-    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+    public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        return machine.timers.arm(timer, device: device, nanoseconds: nanoseconds)
+    }
 
-    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+    public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        return machine.timers.stop(timer, device: device)
+    }
 
     public func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         machine.pendingRequests.requestPowerOff(exitStatus: exitStatus)
         return VMH_OK
     }
 
     public func requestSuspend(device: DeviceInstance, reason: Int32) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
         machine.pendingRequests.requestSuspend(reason: reason)
         return VMH_OK
     }

@@ -81,6 +81,25 @@ import VMM
         }
     }
 
+    @Test func machineIsReleasedWhenTheVMGoesAway() throws {
+        weak var released: Machine?
+        weak var releasedServices: MachineServices?
+        do {
+            let machine = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
+            let services = MachineServices(machine: machine)
+            let pdm = PDMCore()
+            try pdm.construct(config: VMConfiguration(devices: [DeviceConfig(name: "Scratchpad")]),
+                              registry: Self.registry(), services: services)
+            _ = machine.runner(forVCPU: 0)
+            released = machine
+            releasedServices = services
+            pdm.destroy()
+        }
+        // No reference cycle (device → services → machine → I/O table → device): RAM and KVM fds are freed.
+        #expect(released == nil)
+        #expect(releasedServices == nil)
+    }
+
     @Test func portConflictNamesBothOwners() throws {
         let machine = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
         let services = MachineServices(machine: machine)

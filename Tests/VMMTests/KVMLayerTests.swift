@@ -25,6 +25,25 @@ struct KVMLayerTests {
         }
     }
 
+    @Test func unopenableDeviceIsAPermissionError() throws {
+        // sysfs refuses read-write opens of this file even to root: the errno KVM gives a user without access.
+        let path = "/sys/kernel/notes"
+        try #require(FileManager.default.fileExists(atPath: path))
+        #expect(throws: KVMError.permissionDenied(path: path)) { try KVMSystem(path: path) }
+        #expect(KVMError.permissionDenied(path: path).description.contains("no permission to open \(path)"))
+    }
+
+    @Test func aFileThatIsNotKVMFailsTheVersionIoctl() throws {
+        do {
+            _ = try KVMSystem(path: "/proc/version")
+            Issue.record("/proc/version was accepted as a KVM device")
+        } catch {
+            guard case .ioctlFailed(let op, let errno) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(op == "KVM_GET_API_VERSION")
+            #expect(errno == .inappropriateIOCTLForDevice)
+        }
+    }
+
     @Test func missingCapabilityIsNamed() throws {
         let kvm = try KVMSystem()
         let bogus = KVMCapability(0x7fff_0000, name: "KVM_CAP_BOGUS")

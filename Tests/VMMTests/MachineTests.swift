@@ -18,6 +18,17 @@ import VMM
         #expect(machine.memory.layout.regions.count == 1)
     }
 
+    @Test func ramAboveTheHoleGetsASecondSlot() throws {
+        // 3.5 GiB: 3 GiB below the MMIO hole, 0.5 GiB from 4 GiB (mapped lazily, never touched but for two words).
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 0xE000_0000))
+        let regions = machine.memory.layout.regions
+        #expect(regions.count == 2)
+        #expect(regions[1].guestRange == 0x1_0000_0000..<0x1_2000_0000)
+        try machine.memory.store(UInt64(0x1122_3344_5566_7788), at: 0x1_1fff_fff8)
+        #expect(try machine.memory.load(UInt64.self, at: 0x1_1fff_fff8) == 0x1122_3344_5566_7788)
+        #expect(!machine.memory.contains(0xd000_0000, count: 4))
+    }
+
     @Test func refusesABadVCPUCount() {
         #expect(throws: MachineError.self) {
             _ = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20, vcpuCount: 0))

@@ -1,95 +1,127 @@
-// Serial16550: a minimal 16550 UART (see DEVICE-SPECS.md). Settings `iobase` (0x3f8), `irq` (4).
-// LUN 0 takes a driver offering VMH_IID_CHAR_CONNECTOR: a THR write (offset 0, DLAB=0) writes that byte to it.
-// LSR (offset 5) reads 0x60 (THR and transmitter empty); LCR/MCR/SCR/IER store and read back; DLL/DLM store with
-// DLAB set; every other register reads 0. With no driver on LUN 0 output is dropped (logged once).
+// Serial16550: a 16550A UART (register model in UARTModel.swift). Settings `iobase` (default 0x3f8) and `irq`
+// (default 4). LUN 0 takes a char driver chain: output goes down through its VMH_IID_CHAR_CONNECTOR, input comes
+// up through the VMH_IID_CHAR_PORT this device offers to it. A THR write reaches the driver at once; LSR reads
+// 0x60 when idle (the DEVICE-SPECS contract). With no driver on LUN 0 output is dropped (logged once).
+//
+// Locking: input arrives on the driver's I/O thread, outside the host's per-instance lock, so the device is
+// THREAD_SAFE and guards its model with its own mutex (uncontended on the I/O path; nothing is allocated there).
 import PluginSDK
+import Synchronization
 
 /// The Serial16550 device.
-final class Serial16550: DevicePlugin {
+final class Serial16550: DevicePlugin, @unchecked Sendable {
     static let name = "Serial16550"
-    static let description = "Minimal 16550 UART; output to the char driver on LUN 0"
+    static let description = "16550A UART (FIFOs, interrupts, loopback); char driver chain on LUN 0"
     static let order = DeviceOrder.serial
+    static let flags: DeviceFlags = [.threadSafe]
     static let maxInstances: UInt32 = 4
 
-    /// Register offsets from `iobase`.
-    enum Register {
-        static let data: UInt16 = 0        // THR/RBR, DLL with DLAB
-        static let interruptEnable: UInt16 = 1  // IER, DLM with DLAB
-        static let lineControl: UInt16 = 3
-        static let modemControl: UInt16 = 4
-        static let lineStatus: UInt16 = 5
-        static let scratch: UInt16 = 7
+    private struct State {
+        var model = UARTModel()
+        /// The level last driven on the IRQ line.
+        var irqHigh = false
+        var droppedLogged = false
     }
-    /// LCR bit 7: divisor latch access.
-    static let dlab: UInt8 = 0x80
-    /// LSR: THR empty (bit 5) and transmitter empty (bit 6).
-    static let lineStatusIdle: UInt32 = 0x60
 
     private let context: DeviceContext
-    /// The interrupt line (kept for the full UART; the minimal one raises none).
+    /// The ISA interrupt line.
     let irq: UInt32
-    private let output: CharConnector?
-    private var droppedLogged = false
-    private var ier: UInt8 = 0
-    private var lcr: UInt8 = 0
-    private var mcr: UInt8 = 0
-    private var scr: UInt8 = 0
-    private var dll: UInt8 = 0
-    private var dlm: UInt8 = 0
+    /// Set once in init; read under the state lock.
+    private var output: CharConnector?
+    private let state = Mutex(State())
+    private var input: OfferedCharPort?
 
     init(context: DeviceContext) throws {
         self.context = context
         try context.config.validate(keys: ["iobase", "irq"])
         let base = try context.config.integer("iobase", as: UInt16.self, default: 0x3f8, in: 0...0xfff8)
         irq = try context.config.integer("irq", as: UInt32.self, default: 4, in: 0...23)
+        // Offer the input port before attaching, so the chain can find it from its construct.
+        input = context.offerCharPort(receive: { [unowned self] bytes in self.receive(bytes) })
         if try context.attachDriver(lun: 0) {
             output = context.lunInterface(CharConnector.self, lun: 0)
             if output == nil {
                 context.log(.warning, "the driver on LUN 0 offers no \(InterfaceID.charConnector); output is dropped")
             }
-        } else {
-            output = nil
         }
-        try context.registerPorts(base: base, count: 8, description: "16550 UART", read: read, write: write)
+        try context.registerPorts(base: base, count: UARTRegister.count, description: "16550 UART",
+                                  read: { [unowned self] offset, _ in self.read(offset) },
+                                  write: { [unowned self] offset, _, value in self.write(offset, value) })
     }
 
-    private var divisorLatch: Bool { lcr & Self.dlab != 0 }
-
-    private func read(offset: UInt16, size: Int) -> UInt32 {
-        switch offset {
-        case Register.data: divisorLatch ? UInt32(dll) : 0
-        case Register.interruptEnable: UInt32(divisorLatch ? dlm : ier)
-        case Register.lineControl: UInt32(lcr)
-        case Register.modemControl: UInt32(mcr)
-        case Register.lineStatus: Self.lineStatusIdle
-        case Register.scratch: UInt32(scr)
-        default: 0
-        }
+    func queryInterface(lun: UInt32, iid: InterfaceID) -> UnsafeMutableRawPointer? {
+        lun == 0 ? input?.answer(iid) : nil
     }
 
-    private func write(offset: UInt16, size: Int, value: UInt32) {
-        let byte = UInt8(truncatingIfNeeded: value)
-        switch offset {
-        case Register.data:
-            if divisorLatch { dll = byte } else { transmit(byte) }
-        case Register.interruptEnable:
-            if divisorLatch { dlm = byte } else { ier = byte }
-        case Register.lineControl: lcr = byte
-        case Register.modemControl: mcr = byte
-        case Register.scratch: scr = byte
-        default: break
+    func reset() -> PowerResult {
+        state.withLock { state in
+            state.model.reset()
+            updateIRQ(&state)
+        }
+        return .done
+    }
+
+    // MARK: Guest access (EMT)
+
+    private func read(_ offset: UInt16) -> UInt32 {
+        state.withLock { state in
+            if offset == UARTRegister.lineStatus || offset == UARTRegister.interruptIdentification {
+                drain(&state)  // retry output the driver refused earlier (flow control)
+            }
+            let value = state.model.read(offset)
+            updateIRQ(&state)
+            return UInt32(value)
         }
     }
 
-    private func transmit(_ byte: UInt8) {
+    private func write(_ offset: UInt16, _ value: UInt32) {
+        state.withLock { state in
+            state.model.write(offset, UInt8(truncatingIfNeeded: value))
+            if offset == UARTRegister.data { drain(&state) }
+            updateIRQ(&state)
+        }
+    }
+
+    // MARK: Host side
+
+    /// Input from the driver below LUN 0 (its I/O thread): as much as the receive FIFO takes.
+    private func receive(_ bytes: UnsafeRawBufferPointer) -> Int64 {
+        state.withLock { state in
+            let taken = state.model.receive(bytes)
+            updateIRQ(&state)
+            return Int64(taken)
+        }
+    }
+
+    /// Hands the transmit FIFO to the driver; keeps what it refuses (LSR.THRE stays clear until it drains).
+    private func drain(_ state: inout State) {
+        guard !state.model.transmitFIFO.isEmpty else { return }
         guard let output else {
-            if !droppedLogged {
-                droppedLogged = true
+            if !state.droppedLogged {
+                state.droppedLogged = true
                 context.log(.notice, "no char driver on LUN 0: serial output is dropped")
             }
+            state.model.transmitted(state.model.transmitFIFO.count)
             return
         }
-        _ = output.write(byte: byte)
+        withUnsafeTemporaryAllocation(byteCount: ByteFIFO.capacity, alignment: 1) { buffer in
+            let n = state.model.transmitFIFO.copyPrefix(into: buffer, maximum: ByteFIFO.capacity)
+            let accepted = output.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if accepted > 0 {
+                state.model.transmitted(Int(accepted))
+            } else if accepted < 0 {
+                // The driver failed: drop the bytes rather than stall the guest forever.
+                state.model.transmitted(n)
+            }
+        }
+    }
+
+    /// Drives the IRQ line when the model's interrupt state changed.
+    private func updateIRQ(_ state: inout State) {
+        let high = state.model.interruptAsserted
+        guard high != state.irqHigh else { return }
+        state.irqHigh = high
+        context.setIRQ(irq, high: high)
     }
 }
 

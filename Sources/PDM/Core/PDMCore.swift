@@ -79,7 +79,9 @@ public final class PDMCore: @unchecked Sendable {
     var configuration = VMConfiguration()
     var driverLiveCount: [String: UInt32] = [:]
     var driverNextNumber: [String: UInt32] = [:]
-    private(set) public var state: PDMState = .created
+    private let stateStorage = Mutex(PDMState.created)
+    /// Where the PDM is in its life cycle (readable from any thread).
+    public var state: PDMState { stateStorage.withLock { $0 } }
     var walkRunning = false
 
     /// Makes an empty PDM. Set the observers, then call `construct(config:registry:services:)`.
@@ -112,7 +114,7 @@ public final class PDMCore: @unchecked Sendable {
     }
 
     func setState(_ newState: PDMState) {
-        state = newState
+        stateStorage.withLock { $0 = newState }
     }
 
     // MARK: - Plugin logging

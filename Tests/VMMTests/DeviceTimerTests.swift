@@ -1,0 +1,83 @@
+import CVMHostABI
+import Dispatch
+import KVM
+import PDM
+import Testing
+import VMM
+
+/// Device timers through the real PDM helpers, `MachineServices` and the dispatcher (synthetic port exits).
+@Suite(.serialized) struct DeviceTimerTests {
+    static func machineWithProbe() throws -> (Machine, PDMCore) {
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 16 << 20))
+        let registry = PluginRegistry()
+        try TimerProbeDevice.register(in: registry)
+        let pdm = PDMCore()
+        try pdm.construct(config: VMConfiguration(devices: [DeviceConfig(name: TimerProbeDevice.name)]),
+                          registry: registry, services: MachineServices(machine: machine))
+        machine.freezeIORanges()
+        return (machine, pdm)
+    }
+
+    static func write(_ machine: Machine, port: UInt16, _ value: UInt32) {
+        var v = value
+        withUnsafeMutableBytes(of: &v) { raw in
+            guard let base = raw.baseAddress else { return }
+            machine.dispatcher.dispatch(KVMIOExit(direction: .out, size: 4, port: port, count: 1, data: base))
+        }
+    }
+
+    @Test func armedTimerFiresOnceUnderTheInstanceLock() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let (a, _) = TimerProbeDevice.handles.withLock { $0 }
+        Self.write(machine, port: 0x600, 20_000)  // A in 20 ms
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [a])
+        #expect(machine.timers.firedCount == 1)
+        #expect(TimerProbeDevice.overlaps.load(ordering: .relaxed) == 0)
+        #expect(machine.dispatcher.handlerFailures == 0)
+    }
+
+    @Test func timerCallbackWaitsForTheInstanceLock() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        Self.write(machine, port: 0x604, 0)  // arms A for 1 µs, then holds the lock for 100 ms
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        #expect(TimerProbeDevice.overlaps.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func stoppedTimerDoesNotFireAndDeadlinesKeepOrder() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let (a, b) = TimerProbeDevice.handles.withLock { $0 }
+        Self.write(machine, port: 0x600, 1_000_000)  // A in 1 s …
+        Self.write(machine, port: 0x602, 0)          // … stopped at once
+        Self.write(machine, port: 0x601, 1_200_000)  // B in 1.2 s
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        // Had the stop not worked, A (earlier deadline) would have fired first.
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [b])
+        #expect(a != b)
+        // Re-arming replaces the deadline: B armed far out, then re-armed to 10 ms, fires once.
+        Self.write(machine, port: 0x601, 60_000_000)
+        Self.write(machine, port: 0x601, 10_000)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [b, b])
+    }
+
+    @Test func timerThreadEndsWithTheMachine() throws {
+        TimerProbeDevice.reset()
+        weak var released: DeviceTimers?
+        do {
+            let (machine, pdm) = try Self.machineWithProbe()
+            Self.write(machine, port: 0x600, 5_000)
+            #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+            Self.write(machine, port: 0x601, 60_000_000)  // still armed when the machine goes away
+            released = machine.timers
+            pdm.destroy()
+        }
+        #expect(released == nil)
+    }
+}
