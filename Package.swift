@@ -20,6 +20,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Char", kind: "Drivers", language: "swift"),
     .init(name: "File", kind: "Drivers", language: "swift"),
     .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
+    .init(name: "Block", kind: "Drivers", language: "swift"),
+    .init(name: "RawFile", kind: "Drivers", language: "swift"),
+    .init(name: "VirtioBlk", kind: "Devices", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -80,7 +83,9 @@ let package = Package(
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
-        .target(name: "PluginSDK", dependencies: ["CVMHostABI", "VMHostABINote"], swiftSettings: strict),
+        .target(name: "PluginSystemShim", path: "Sources/PluginSystemShim"),
+        .target(name: "PluginSDK", dependencies: ["CVMHostABI", "VMHostABINote", "PluginSystemShim"],
+                swiftSettings: strict),
         .target(name: "PluginTestKit", dependencies: ["PDM", "CVMHostABI"], swiftSettings: strict),
 
         // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
