@@ -8,4 +8,5 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     PauseBench.self,
     PluginDispatchBench.self,
     BlockBench.self,
+    APIBench.self,
 ]
