@@ -20,6 +20,9 @@ let plugins: [PluginSpec] = [
     .init(name: "Char", kind: "Drivers", language: "swift"),
     .init(name: "File", kind: "Drivers", language: "swift"),
     .init(name: "UnixSocket", kind: "Drivers", language: "swift"),
+    .init(name: "Block", kind: "Drivers", language: "swift"),
+    .init(name: "RawFile", kind: "Drivers", language: "swift"),
+    .init(name: "VirtioBlk", kind: "Devices", language: "swift"),
 ]
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -48,6 +51,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // `swift package generate-documentation --target PluginSDK` (DocC; build-time only, links into nothing).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // ---- C shims and the ABI ----
@@ -70,21 +76,30 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
-        .executableTarget(name: "Host", dependencies: [
+        .target(name: "ControlAPI", dependencies: [
             "VMM", "PDM",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "Host", dependencies: [
+            "VMM", "PDM", "ELF", "CVMHostABI", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
         // ---- For plugin authors ----
-        .target(name: "PluginSDK", dependencies: ["CVMHostABI", "VMHostABINote"], swiftSettings: strict),
+        .target(name: "PluginSystemShim", path: "Sources/PluginSystemShim"),
+        .target(name: "PluginSDK", dependencies: ["CVMHostABI", "VMHostABINote", "PluginSystemShim"],
+                swiftSettings: strict),
         .target(name: "PluginTestKit", dependencies: ["PDM", "CVMHostABI"], swiftSettings: strict),
 
         // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
         // ---- Benchmarks (print figures; never timed tests) ----
         .executableTarget(name: "VMHostBench", dependencies: [
-            "VMM", "PDM", "KVM", "ELF", "PluginTestKit",
+            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
@@ -93,6 +108,15 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
                     swiftSettings: strict),
+        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit",
+                                                          .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                          .product(name: "NIOCore", package: "swift-nio"),
+                                                          .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                          .product(name: "Yams", package: "Yams")],
+                    swiftSettings: strict),
+        // Authors' kit: `vmhost plugin check/new`, the ABI header's compatibility promises, the C example.
+        .testTarget(name: "AuthorKitTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
         // The SDK itself, with device/driver types compiled into the test and registered in-process.

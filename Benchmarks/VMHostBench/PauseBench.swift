@@ -19,7 +19,7 @@ struct PauseBench: ParsableCommand {
     @Option(help: "vCPUs (all busy in ring 3).")
     var cpus = 2
 
-    @Option(help: "Path of the smp-counter guest ELF (default: built from Tests/Guests into .build/test-guests).")
+    @Option(help: "Path of the smp-counter guest ELF (default: <products>/guests or .build/test-guests, built if missing).")
     var guest: String?
 
     @Flag(help: "Add a Probe device (synchronous suspend/resume callbacks) so the PDM walks have an instance.")
@@ -129,12 +129,17 @@ private enum PauseStats {
     }
 }
 
-/// The test guests, built from Tests/Guests with make into <repo>/.build/test-guests when missing.
+/// The test guests: <products folder>/guests (scripts/build), else <repo>/.build/test-guests, built there with
+/// make when missing.
 private enum PauseGuests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func path(_ name: String) throws -> String {
+        // scripts/build puts the guests into <products folder>/guests.
+        let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let beside = products.appendingPathComponent("guests/\(name).elf").path
+        if FileManager.default.fileExists(atPath: beside) { return beside }
         let out = repositoryRoot.appendingPathComponent(".build/test-guests")
         let path = out.appendingPathComponent("\(name).elf").path
         if FileManager.default.fileExists(atPath: path) { return path }

@@ -7,4 +7,5 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     ExitDispatchBench.self,
     PauseBench.self,
     PluginDispatchBench.self,
+    APIBench.self,
 ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlAPI
 import Logging
 import PDM
 import VMM
@@ -17,12 +18,22 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var machine: MachineOptions
     @OptionGroup var global: GlobalOptions
 
+    @Option(name: .customLong("api-socket"),
+            help: "Serve the control API on this Unix socket (mode 0600; its directory must be yours and not writable by others).")
+    var apiSocket: String?
+
     func run() throws {
+        BootTimeline.process.mark(.processStart)
         try global.bootstrapLogging()
         let logger = Logger(label: "vmhost")
         SignalWatcher.blockInProcess()
         let configuration = try machine.configuration()
-        let vm = try VMLauncher.launch(configuration: configuration, pluginPaths: machine.pluginPaths, logger: logger)
+        BootTimeline.process.mark(.configurationLoaded)
+        var server: ControlServer?
+        defer { server?.close() }
+        let vm = try VMLauncher.launch(configuration: configuration, pluginPaths: machine.pluginPaths, logger: logger) {
+            vm in server = try apiSocket.map { try ControlServer.start(vm: vm, socketPath: $0) }
+        }
         SignalWatcher.start { signal in
             logger.notice("signal \(signal): powering off")
             vm.requestPowerOff(exitStatus: 128 + signal)
@@ -36,6 +47,8 @@ struct RunCommand: ParsableCommand {
             status = 3
             _ = try? vm.powerOff()
         }
+        server?.close()
+        server = nil
         do { try vm.destroy() } catch { logger.error("destroy: \(error)") }
         logger.info("VM off, exit status \(status)")
         throw ExitCode(status)
@@ -44,10 +57,12 @@ struct RunCommand: ParsableCommand {
 
 /// Loads plugins, builds the VM and powers it on, with errors that say which step failed.
 enum VMLauncher {
-    static func launch(configuration: VMConfiguration, pluginPaths: [String], logger: Logger) throws -> VirtualMachine {
+    static func launch(configuration: VMConfiguration, pluginPaths: [String], logger: Logger,
+                       beforePowerOn: (VirtualMachine) throws -> Void = { _ in }) throws -> VirtualMachine {
         let search = PluginSearchPath.resolve(explicit: pluginPaths, fromConfig: configuration.pluginPaths)
         let registry = PluginRegistry()
         let report = registry.loadAll(searchPaths: search)
+        BootTimeline.process.mark(.pluginsLoaded)
         logger.info("plugins: \(report.loaded.count) modules, \(registry.devices.count) devices, \(registry.drivers.count) drivers; \(report.refused.count) refused")
         let vm: VirtualMachine
         do {
@@ -55,6 +70,13 @@ enum VMLauncher {
                                            logger: Logger(label: "vmhost.vm"))
         } catch {
             logger.critical("cannot create the VM: \(error)")
+            throw ExitCode(2)
+        }
+        do {
+            try beforePowerOn(vm)
+        } catch {
+            logger.critical("\(error)")
+            try? vm.destroy()
             throw ExitCode(2)
         }
         do {

@@ -7,7 +7,9 @@ struct VMHostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmhost",
         abstract: "A KVM virtual machine monitor whose devices and drivers are plugins.",
-        subcommands: [RunCommand.self, DemoCommand.self, PluginsCommand.self])
+        subcommands: [RunCommand.self, DemoCommand.self, PluginsCommand.self, PluginCommand.self,
+                      PauseCommand.self, ResumeCommand.self, ResetCommand.self, PowerOffCommand.self,
+                      StatusCommand.self, DevicesCommand.self, EventsCommand.self])
 }
 
 /// Options every subcommand shares.

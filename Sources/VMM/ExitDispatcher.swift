@@ -68,6 +68,8 @@ public final class ExitDispatcher: Sendable {
                 unclaimedPortWriteCount.add(1, ordering: .relaxed)
                 return
             }
+            // The boot timeline's "first serial byte": a write to COM1's data register (DEVICE-SPECS console).
+            if io.port == 0x3f8 { BootTimeline.process.mark(.firstSerialByte) }
             for _ in 0..<io.count {
                 let value = Self.load(size: size, at: data)
                 let rc = device.withLock { output(devIns, user, io.port, size, value) }

@@ -131,4 +131,48 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
         machine.pendingRequests.requestSuspend(reason: reason)
         return VMH_OK
     }
+
+    /// `KVM_IOEVENTFD` for an address inside one of `device`'s own port or MMIO ranges.
+    public func registerIOEventFD(device: DeviceInstance, fd: Int32, space: UInt32, address: UInt64, length: UInt32,
+                                  flags: UInt32, value: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        let end = address + UInt64(length)
+        let owned: Bool
+        if space == VMH_IOEVENT_SPACE_PORT {
+            owned = machine.ioRanges.registeredPorts.contains {
+                $0.device === device && UInt64($0.base) <= address && end <= UInt64($0.base) + UInt64($0.count)
+            }
+        } else {
+            owned = machine.ioRanges.registeredMMIO.contains {
+                $0.device === device && $0.base <= address && end <= $0.base + $0.size
+            }
+        }
+        guard owned else {
+            logger.error("\(device.name): ioeventfd at 0x\(String(address, radix: 16)) is outside its own ranges")
+            return VMH_ERR_INVALID_PARAMETER
+        }
+        do {
+            try machine.vm.registerIOEventFD(fd, space: space == VMH_IOEVENT_SPACE_PORT ? .pio : .mmio,
+                                             address: address, length: length,
+                                             dataMatch: flags & VMH_IOEVENT_F_DATAMATCH != 0 ? value : nil,
+                                             deassign: flags & VMH_IOEVENT_F_DEASSIGN != 0)
+            return VMH_OK
+        } catch {
+            logger.error("\(device.name): \(error)")
+            return VMH_ERR_GENERAL
+        }
+    }
+
+    /// `KVM_IRQFD` on GSI `irq` (0...23, the IOAPIC pins).
+    public func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        guard irq < 24 else { return VMH_ERR_INVALID_PARAMETER }
+        do {
+            try machine.vm.registerIRQFD(fd, gsi: irq, deassign: flags & VMH_IRQFD_F_DEASSIGN != 0)
+            return VMH_OK
+        } catch {
+            logger.error("\(device.name): \(error)")
+            return VMH_ERR_GENERAL
+        }
+    }
 }

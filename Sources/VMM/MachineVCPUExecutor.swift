@@ -9,6 +9,7 @@ public final class MachineVCPUExecutor: VCPUExecutor, @unchecked Sendable {
 
     @inline(__always)
     public func runOnce() -> VCPURunResult {
+        BootTimeline.process.mark(.firstKVMRun)  // one relaxed load once recorded
         switch runner.runOnce() {
         case .continue: return .continue
         case .halted: return .halted

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Where a request runs.
@@ -18,9 +19,9 @@ public enum RequestTarget: Sendable, Equatable {
 final class VMRequest: @unchecked Sendable {
     let body: @Sendable (EmulationThread) -> EMTStatus
     let priority: Bool
-    /// A thread that is not an EMT blocks on `done`; it posts `acknowledged` once it woke up (see `process`).
+    /// A thread that is not an EMT blocks on `done`; it sets `answered` once it woke up (see `process`).
     var outsideWaiter = false
-    let acknowledged = ThreadSemaphore()
+    let answered = Atomic<Bool>(false)
     /// Set by the body (through `EmulationThread.currentRequest`): run after the requester has its answer (or
     /// the acknowledgement timed out). Used by a forwarded rendezvous to release the EMTs it holds.
     var afterAnswer: (() -> Void)?
@@ -81,6 +82,8 @@ public final class RequestQueue: @unchecked Sendable {
 
     /// How long an EMT waits for an outside requester to pick up its answer before it goes on.
     static let acknowledgeTimeoutNanoseconds: UInt64 = 2_000_000
+    /// How often it looks (sleeping in between, so the requester has the CPU).
+    static let acknowledgePollNanoseconds: UInt64 = 50_000
 
     init(group: EMTGroup, vcpuCount: Int) {
         self.group = group
@@ -146,7 +149,7 @@ public final class RequestQueue: @unchecked Sendable {
         guard wait else { return .success }
         request.done.wait()
         let status = request.status
-        if request.outsideWaiter { request.acknowledged.post() }
+        if request.outsideWaiter { request.answered.store(true, ordering: .releasing) }
         return status
     }
 
@@ -182,7 +185,12 @@ public final class RequestQueue: @unchecked Sendable {
                 // Hold this EMT off the guest until the waiting thread runs: with every vCPU busy in the guest
                 // on a small host, the woken requester would otherwise wait for the end of a scheduler slice
                 // (milliseconds) before it sees its answer. Bounded, in case it is descheduled for long.
-                _ = request.acknowledged.wait(timeoutNanoseconds: Self.acknowledgeTimeoutNanoseconds)
+                // The requester only sets a flag: waking this EMT from it could preempt the requester at once.
+                var slept: UInt64 = 0
+                while !request.answered.load(ordering: .acquiring), slept < Self.acknowledgeTimeoutNanoseconds {
+                    usleep(UInt32(Self.acknowledgePollNanoseconds / 1000))
+                    slept += Self.acknowledgePollNanoseconds
+                }
             }
             afterAnswer?()
         }

@@ -107,7 +107,15 @@ public final class VMStateMachine: @unchecked Sendable {
     public func waitUntil(timeoutNanoseconds: UInt64? = nil,
                           _ predicate: @escaping @Sendable (VMState) -> Bool) -> VMState? {
         let semaphore = ThreadSemaphore()
-        let token = addListener { new, _ in if predicate(new) { semaphore.post() } }
+        let matched = Mutex<VMState?>(nil)
+        let token = addListener { new, _ in
+            guard predicate(new) else { return }
+            let first = matched.withLock { box in
+                defer { if box == nil { box = new } }
+                return box == nil
+            }
+            if first { semaphore.post() }
+        }
         defer { removeListener(token) }
         let now = state
         if predicate(now) { return now }
@@ -116,6 +124,6 @@ public final class VMStateMachine: @unchecked Sendable {
         } else {
             semaphore.wait()
         }
-        return state
+        return matched.withLock { $0 }
     }
 }

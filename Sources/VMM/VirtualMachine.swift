@@ -277,6 +277,10 @@ public final class VirtualMachine: @unchecked Sendable {
     private func operation(_ op: VMOperation, harmless: [VMState: VMOperationOutcome],
                            _ body: @escaping @Sendable (VirtualMachine, EmulationThread, Bool) throws -> EMTStatus)
         throws(VMError) -> VMOperationOutcome {
+        let current = state
+        if current == .destroying || current == .terminated {
+            throw .invalidState(operation: op, current: current)
+        }
         let last = emts.vcpuCount - 1
         let status = try emts.rendezvous.run(.descending, options: [.stopOnError]) { [unowned self] emt in
             do {

@@ -95,5 +95,6 @@ import VMM
         try vm.destroy()
         #expect(vm.state == .terminated)
         #expect(throws: VMError.emtsTerminated) { try vm.emts.requests.call(.vcpu(0)) { _ in .success } }
+        #expect(throws: VMError.invalidState(operation: .powerOn, current: .terminated)) { try vm.powerOn() }
     }
 }

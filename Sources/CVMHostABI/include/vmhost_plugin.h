@@ -76,8 +76,8 @@ extern "C" {
 #define VMH_DEVREG_VERSION       VMH_VERSION_MAKE(0xa010, 1, 0)
 /** VMHDevIns. */
 #define VMH_DEVINS_VERSION       VMH_VERSION_MAKE(0xa011, 1, 0)
-/** VMHDevHlp. */
-#define VMH_DEVHLP_VERSION       VMH_VERSION_MAKE(0xa012, 1, 0)
+/** VMHDevHlp. Minor 1 added ioEventFdRegister and irqFdRegister (two former reserved slots). */
+#define VMH_DEVHLP_VERSION       VMH_VERSION_MAKE(0xa012, 1, 1)
 /** VMHDriverReg. */
 #define VMH_DRVREG_VERSION       VMH_VERSION_MAKE(0xa020, 1, 0)
 /** VMHDrvIns. */
@@ -461,9 +461,33 @@ struct VMHDevHlp {
     /** Ask the VM to suspend with reason VMH_SUSPEND_REASON_*. Returns at once. */
     int   (*vmSuspend)(VMHDevIns *ins, int reason);
 
-    VMHReservedFn reserved[16];       /**< Later minors take these slots. */
+    /* --- Kernel event bindings (minor 1) --- */
+    /** Bind the eventfd `fd` to guest writes of `length` (1, 2, 4 or 8) bytes at `address` in `space`
+     *  (VMH_IOEVENT_SPACE_*), so such a write only signals `fd` in the kernel instead of leaving the guest: the
+     *  device's own thread waits on `fd` (e.g. a virtqueue notify register). With VMH_IOEVENT_F_DATAMATCH only
+     *  writes of `value` signal. VMH_IOEVENT_F_DEASSIGN removes an earlier binding with the same arguments. The
+     *  address must lie in a range this device registered. VMH_ERR_NOT_SUPPORTED when the host cannot do it: the
+     *  device then keeps handling those writes in its I/O callback. Any thread; the device owns and closes `fd`
+     *  (after deassigning it, or after destruct). */
+    int   (*ioEventFdRegister)(VMHDevIns *ins, int fd, uint32_t space, uint64_t address, uint32_t length,
+                               uint32_t flags, uint64_t value);
+    /** Bind the eventfd `fd` to interrupt line `irq`: every signal of `fd` (a write of a non-zero count) injects
+     *  one edge on that line in the kernel, without a host call. VMH_IRQFD_F_DEASSIGN removes the binding.
+     *  VMH_ERR_NOT_SUPPORTED when the host cannot do it (then use setIrq). Any thread. */
+    int   (*irqFdRegister)(VMHDevIns *ins, int fd, uint32_t irq, uint32_t flags);
+
+    VMHReservedFn reserved[14];       /**< Later minors take these slots (16 before minor 1). */
     uint32_t versionEnd;              /**< VMH_DEVHLP_VERSION again. */
 };
+
+/** VMHDevHlp.ioEventFdRegister spaces. */
+#define VMH_IOEVENT_SPACE_PORT   0u
+#define VMH_IOEVENT_SPACE_MMIO   1u
+/** VMHDevHlp.ioEventFdRegister flags. */
+#define VMH_IOEVENT_F_DATAMATCH  0x1u
+#define VMH_IOEVENT_F_DEASSIGN   0x2u
+/** VMHDevHlp.irqFdRegister flags. */
+#define VMH_IRQFD_F_DEASSIGN     0x1u
 
 /* ============================================================================================================== */
 /* Driver helpers                                                                                                  */
@@ -526,6 +550,57 @@ struct VMHCharPort {
     void *context;
     /** Deliver input bytes; returns bytes accepted (>= 0). */
     int64_t (*receive)(VMHCharPort *self, const void *buf, size_t size);
+};
+
+/* --- Block devices ------------------------------------------------------------------------------------------ */
+/* A block device (e.g. VirtioBlk) attaches a block driver chain (e.g. Block -> RawFile) to a LUN. Requests go down
+ * through VMH_IID_BLOCK_CONNECTOR and complete asynchronously up through the VMH_IID_BLOCK_PORT of the layer
+ * above, usually on the bottom driver's I/O thread. */
+
+/** Request operations. */
+#define VMH_BLOCK_OP_READ    0u   /**< Read `length` bytes at `offset` into `buffer`. */
+#define VMH_BLOCK_OP_WRITE   1u   /**< Write `length` bytes of `buffer` at `offset`. */
+#define VMH_BLOCK_OP_FLUSH   2u   /**< Make every write completed before it durable (offset, length 0). */
+
+/** One block request. Owned by the submitter: it stays valid, with its buffer, until its completion was
+ *  delivered. Drivers that forward a request down may change nothing but `driverPrivate`, which belongs to the
+ *  driver that currently holds the request (save and restore it when stacking). */
+typedef struct VMHBlockRequest {
+    uint32_t op;             /**< VMH_BLOCK_OP_*. */
+    uint32_t reserved0;      /**< 0. */
+    uint64_t offset;         /**< Byte offset; a multiple of the sector size (512) for reads and writes. */
+    uint64_t length;         /**< Bytes; a multiple of 512 for reads and writes. */
+    void    *buffer;         /**< Host memory of `length` bytes. */
+    void    *user;           /**< The submitter's cookie, untouched by the drivers. */
+    void    *driverPrivate;  /**< Scratch for the driver holding the request. */
+    uint64_t reserved[2];    /**< 0. */
+} VMHBlockRequest;
+
+/** Offered by a block driver to the device or driver above it. */
+#define VMH_IID_BLOCK_CONNECTOR "vmhost.block-connector/1"
+typedef struct VMHBlockConnector VMHBlockConnector;
+struct VMHBlockConnector {
+    void *context;
+    /** Medium size in bytes. */
+    uint64_t (*size)(VMHBlockConnector *self);
+    /** True when writes are refused. */
+    bool     (*isReadOnly)(VMHBlockConnector *self);
+    /** Queue `request`. VMH_OK: it completes later, exactly once, through the submitter's VMHBlockPort.complete
+     *  — never from inside this call. Any other status: refused now (out of range, read-only, suspended…), and
+     *  it never completes. Must not block on I/O. Any thread. */
+    int      (*submit)(VMHBlockConnector *self, VMHBlockRequest *request);
+    /** Requests accepted and not yet completed (including those queued in the drivers below). */
+    uint32_t (*inFlight)(VMHBlockConnector *self);
+};
+
+/** Offered by a block device (or driver) to the driver below it. */
+#define VMH_IID_BLOCK_PORT "vmhost.block-port/1"
+typedef struct VMHBlockPort VMHBlockPort;
+struct VMHBlockPort {
+    void *context;
+    /** `request` finished with `status` (VMH_OK or VMH_ERR_IO, VMH_ERR_OUT_OF_RANGE…). Called on the completing
+     *  driver's thread; the request belongs to the submitter again once this returns. */
+    void (*complete)(VMHBlockPort *self, VMHBlockRequest *request, int status);
 };
 
 #ifdef __cplusplus

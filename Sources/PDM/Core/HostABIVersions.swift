@@ -7,7 +7,7 @@ enum HostABIVersions {
         ((magic & 0xffff) << 16) | ((major & 0xff) << 8) | (minor & 0xff)
     }
     static let devIns = make(0xa011, 1, 0)
-    static let devHlp = make(0xa012, 1, 0)
+    static let devHlp = make(0xa012, 1, 1)
     static let drvIns = make(0xa021, 1, 0)
     static let drvHlp = make(0xa022, 1, 0)
 }

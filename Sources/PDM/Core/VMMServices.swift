@@ -31,6 +31,25 @@ public protocol VMMServices: AnyObject, Sendable {
     func requestPowerOff(device: DeviceInstance, exitStatus: Int32) -> Int32
     /// Ask the VM to suspend with `reason` (VMH_SUSPEND_REASON_*). Returns at once.
     func requestSuspend(device: DeviceInstance, reason: Int32) -> Int32
+    /// `ioEventFdRegister` (default: VMH_ERR_NOT_SUPPORTED).
+    func registerIOEventFD(device: DeviceInstance, fd: Int32, space: UInt32, address: UInt64, length: UInt32,
+                           flags: UInt32, value: UInt64) -> Int32
+    /// `irqFdRegister` (default: VMH_ERR_NOT_SUPPORTED).
+    func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32
+}
+
+/// Kernel event bindings (device helpers minor 1): optional; a VMM without them answers VMH_ERR_NOT_SUPPORTED
+/// and devices fall back to their I/O callbacks and `setIRQ`.
+extension VMMServices {
+    /// Bind eventfd `fd` to guest writes of `length` bytes at `address` (`space`: VMH_IOEVENT_SPACE_*; `flags`:
+    /// VMH_IOEVENT_F_*; `value` is the data match). The PDM has checked the arguments and that `address` lies in a
+    /// range of `device`.
+    public func registerIOEventFD(device: DeviceInstance, fd: Int32, space: UInt32, address: UInt64, length: UInt32,
+                                  flags: UInt32, value: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+    /// Bind eventfd `fd` to interrupt line `irq` (`flags`: VMH_IRQFD_F_*).
+    public func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32 {
+        VMH_ERR_NOT_SUPPORTED
+    }
 }
 
 /// The services of a PDM with no VMM behind it: every method returns VMH_ERR_NOT_SUPPORTED.

@@ -103,6 +103,20 @@ nonisolated(unsafe) let deviceHelperTable: UnsafePointer<VMHDevHlp> = {
         guard (1...4).contains(reason) else { return VMH_ERR_INVALID_PARAMETER }
         return dev.services.requestSuspend(device: dev, reason: reason)
     }
+    h.ioEventFdRegister = { ins, fd, space, address, length, flags, value in
+        guard let dev = deviceInstance(ins), fd >= 0, space == VMH_IOEVENT_SPACE_PORT || space == VMH_IOEVENT_SPACE_MMIO,
+              [1, 2, 4, 8].contains(length), flags & ~(VMH_IOEVENT_F_DATAMATCH | VMH_IOEVENT_F_DEASSIGN) == 0,
+              address &+ UInt64(length) > address
+        else { return VMH_ERR_INVALID_PARAMETER }
+        return dev.services.registerIOEventFD(device: dev, fd: fd, space: space, address: address, length: length,
+                                              flags: flags, value: value)
+    }
+    h.irqFdRegister = { ins, fd, irq, flags in
+        guard let dev = deviceInstance(ins), fd >= 0, flags & ~VMH_IRQFD_F_DEASSIGN == 0 else {
+            return VMH_ERR_INVALID_PARAMETER
+        }
+        return dev.services.registerIRQFD(device: dev, fd: fd, irq: irq, flags: flags)
+    }
     let table = UnsafeMutablePointer<VMHDevHlp>.allocate(capacity: 1)
     table.initialize(to: h)
     return UnsafePointer(table)

@@ -1,0 +1,307 @@
+import ArgumentParser
+import ControlAPI
+import Foundation
+import PDM
+import Synchronization
+import VMM
+
+/// `vmhost-bench api`: the control API's figures. Spawns `vmhost run --api-socket` on the smp-counter guest
+/// (2 busy vCPUs) and measures, through the socket: pause and resume latency (request sent → 204 received),
+/// process start → API socket accepting, peak RSS of vmhost minus the resident guest RAM; then a `hello` run for
+/// process start → the guest's first serial byte. `--in-process` measures the latencies with server and VM in this
+/// process instead (no `vmhost run` needed).
+struct APIBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api",
+        abstract: "Control API: pause/resume latency through the socket, socket-ready and first-serial-byte times, RSS.")
+
+    @Option(help: "Pause/resume cycles to measure (>= 200).")
+    var cycles = 300
+
+    @Option(help: "Unmeasured warm-up cycles.")
+    var warmup = 10
+
+    @Option(help: "vCPUs of the guest (all busy in ring 3).")
+    var cpus = 2
+
+    @Option(help: "Guest RAM in MiB.")
+    var memory = 64
+
+    @Option(help: "The vmhost executable (default: next to vmhost-bench).")
+    var vmhost: String?
+
+    @Option(help: "Folder of the test guests (default: built from Tests/Guests into .build/test-guests).")
+    var guests: String?
+
+    @Flag(help: "Run VM and server in this process (latency only).")
+    var inProcess = false
+
+    @Flag(help: "Also print the results as one JSON line (for Benchmarks/qemu/qmp-pause.py).")
+    var json = false
+
+    func run() throws {
+        let folder = try guests ?? APIBenchGuests.folder()
+        var results = APIBenchResults(cycles: cycles, cpus: cpus)
+        if inProcess {
+            try measureInProcess(guest: folder + "/smp-counter.elf", into: &results)
+        } else {
+            let executable = vmhost ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+                .deletingLastPathComponent().appendingPathComponent("vmhost").path
+            try measureProcess(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
+            try measureFirstSerialByte(executable: executable, guest: folder + "/hello.elf", into: &results)
+        }
+        results.print(json: json)
+    }
+
+    // MARK: Through a vmhost process
+
+    private func measureProcess(executable: String, guest: String, into results: inout APIBenchResults) throws {
+        let directory = try APIBenchFiles.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/api.sock"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
+                             "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
+        process.standardOutput = FileHandle.nullDevice
+        let t0 = APIClock.nanoseconds()
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        // Socket ready: the first successful connect().
+        var ready: UInt64 = 0
+        for _ in 0..<200_000 {
+            if APIBenchFiles.canConnect(socket) {
+                ready = APIClock.nanoseconds()
+                break
+            }
+            guard process.isRunning else { throw ValidationError("vmhost exited with \(process.terminationStatus)") }
+            usleep(20)
+        }
+        guard ready > 0 else { throw ValidationError("the API socket never became ready") }
+        results.socketReadyMs = Double(ready - t0) / 1e6
+        let client = try ControlClient.connect(socketPath: socket)
+        defer { client.close() }
+        results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
+        try waitForRunning(client)
+        usleep(200_000)  // both vCPUs counting in ring 3
+        try pauseResumeCycles(client, into: &results)
+        results.peakRSSKiB = APIBenchFiles.statusField(pid: process.processIdentifier, "VmHWM")
+        results.guestResidentKiB = APIBenchFiles.guestResidentKiB(pid: process.processIdentifier,
+                                                                  guestMiB: memory)
+        _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
+        process.waitUntilExit()
+    }
+
+    private func measureFirstSerialByte(executable: String, guest: String, into results: inout APIBenchResults) throws {
+        var samples: [Double] = []
+        for _ in 0..<5 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["run", "--kernel", guest, "--memory", String(memory), "--log-level", "error"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            let t0 = APIClock.nanoseconds()
+            try process.run()
+            let first = pipe.fileHandleForReading.readData(ofLength: 1)
+            let t1 = APIClock.nanoseconds()
+            _ = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            if !first.isEmpty { samples.append(Double(t1 - t0) / 1e6) }
+        }
+        results.firstSerialByteMs = samples.sorted().dropFirst(samples.count / 2).first
+    }
+
+    // MARK: In this process
+
+    private func measureInProcess(guest: String, into results: inout APIBenchResults) throws {
+        var config = VMConfiguration()
+        config.machine = MachineSettings(cpus: cpus, memoryMiB: memory, kernel: guest, cmdline: "cpus=\(cpus)")
+        let vm = try VirtualMachine.create(configuration: config, registry: PluginRegistry())
+        let directory = try APIBenchFiles.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try ControlServer.start(vm: vm, socketPath: directory + "/api.sock")
+        defer { server.close() }
+        try vm.powerOn()
+        usleep(200_000)
+        let client = try ControlClient.connect(socketPath: directory + "/api.sock")
+        defer { client.close() }
+        try pauseResumeCycles(client, into: &results)
+        try vm.powerOff()
+        try vm.destroy()
+    }
+
+    // MARK: Shared
+
+    private func waitForRunning(_ client: ControlClient) throws {
+        for _ in 0..<5_000 {
+            if (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.state == "running" { return }
+            usleep(1_000)
+        }
+        throw ValidationError("the VM never reached running")
+    }
+
+    private func pauseResumeCycles(_ client: ControlClient, into results: inout APIBenchResults) throws {
+        let pause = Array(#"{"state":"Paused"}"#.utf8)
+        let resume = Array(#"{"state":"Resumed"}"#.utf8)
+        for cycle in 0..<(warmup + cycles) {
+            let t0 = APIClock.nanoseconds()
+            let paused = try client.request(.PATCH, "/vm", json: pause)
+            let t1 = APIClock.nanoseconds()
+            guard paused.status == 204, paused.header("VMHost-Outcome") == "done" else {
+                throw ValidationError("pause answered \(paused.status) \(paused.text)")
+            }
+            usleep(200)
+            let t2 = APIClock.nanoseconds()
+            let resumed = try client.request(.PATCH, "/vm", json: resume)
+            let t3 = APIClock.nanoseconds()
+            guard resumed.status == 204, resumed.header("VMHost-Outcome") == "done" else {
+                throw ValidationError("resume answered \(resumed.status) \(resumed.text)")
+            }
+            usleep(1_000)  // let the vCPUs get back into ring 3
+            if cycle >= warmup {
+                results.pauseMicros.append(Double(t1 - t0) / 1000)
+                results.resumeMicros.append(Double(t3 - t2) / 1000)
+            }
+        }
+    }
+}
+
+/// The figures of one `api` run.
+struct APIBenchResults {
+    let cycles: Int
+    let cpus: Int
+    var pauseMicros: [Double] = []
+    var resumeMicros: [Double] = []
+    var socketReadyMs: Double?
+    var firstSerialByteMs: Double?
+    var peakRSSKiB: Int?
+    var guestResidentKiB: Int?
+    var serverTimeline: [String: Double]?
+
+    static func percentile(_ samples: [Double], _ p: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let index = min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1)
+        return sorted[max(0, index)]
+    }
+
+    func print(json: Bool) {
+        func us(_ v: Double) -> String { String(format: "%.1f us", v) }
+        Swift.print("api: \(cycles) pause/resume cycles through the socket, \(cpus) vCPUs busy in ring 3 (smp-counter)")
+        for (label, samples) in [("pause  (PATCH Paused  -> 204)", pauseMicros),
+                                 ("resume (PATCH Resumed -> 204)", resumeMicros)] {
+            Swift.print("  \(label): median \(us(Self.percentile(samples, 50)))  p90 \(us(Self.percentile(samples, 90)))"
+                + "  p99 \(us(Self.percentile(samples, 99)))  max \(us(samples.max() ?? .nan))")
+        }
+        if let socketReadyMs {
+            Swift.print(String(format: "  process start -> API socket ready: %.2f ms", socketReadyMs)
+                + (serverTimeline?["api_socket_ready_ms"].map { String(format: " (server: %.2f ms after main)", $0) } ?? ""))
+        }
+        if let firstSerialByteMs {
+            Swift.print(String(format: "  process start -> guest's first serial byte (hello, median of 5): %.2f ms",
+                               firstSerialByteMs))
+        }
+        if let peakRSSKiB {
+            let guest = guestResidentKiB ?? 0
+            Swift.print("  peak RSS \(peakRSSKiB) KiB, guest RAM resident \(guest) KiB -> overhead "
+                + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024))
+        }
+        Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
+        if json {
+            var fields: [String] = [
+                "\"pause_median_us\":\(Self.percentile(pauseMicros, 50))",
+                "\"pause_p99_us\":\(Self.percentile(pauseMicros, 99))",
+                "\"resume_median_us\":\(Self.percentile(resumeMicros, 50))",
+                "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
+            ]
+            if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
+            if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
+            if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
+            Swift.print("{" + fields.joined(separator: ",") + "}")
+        }
+    }
+}
+
+private enum APIClock {
+    static func nanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
+
+/// Files, sockets and /proc for the benchmark.
+private enum APIBenchFiles {
+    static func privateDirectory() throws -> String {
+        var template = Array("/tmp/vmhost-bench-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let base = buffer.baseAddress, let dir = mkdtemp(base) else { return nil }
+            return String(cString: dir)
+        }
+        guard let made else { throw ValidationError("mkdtemp failed") }
+        return made
+    }
+
+    /// True once a Unix-socket connect to `path` succeeds.
+    static func canConnect(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+    }
+
+    /// A `kB` field of /proc/<pid>/status.
+    static func statusField(pid: Int32, _ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "")
+        }
+        return nil
+    }
+
+    /// Resident KiB of the guest-RAM mapping (the anonymous mapping of exactly the guest's size) in smaps.
+    static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
+        var inGuest = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("Size:") {
+                inGuest = Int(line.split(separator: " ").dropFirst().first ?? "") == guestMiB * 1024
+            } else if inGuest, line.hasPrefix("Rss:") {
+                return Int(line.split(separator: " ").dropFirst().first ?? "")
+            }
+        }
+        return nil
+    }
+}
+
+/// The test guests, built from Tests/Guests with make into <repo>/.build/test-guests when missing.
+private enum APIBenchGuests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func folder() throws -> String {
+        let out = repositoryRoot.appendingPathComponent(".build/test-guests")
+        if FileManager.default.fileExists(atPath: out.appendingPathComponent("smp-counter.elf").path),
+           FileManager.default.fileExists(atPath: out.appendingPathComponent("hello.elf").path) {
+            return out.path
+        }
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.arguments = ["-s", "-C", repositoryRoot.appendingPathComponent("Tests/Guests").path, "OUT=\(out.path)"]
+        try make.run()
+        make.waitUntilExit()
+        guard make.terminationStatus == 0 else {
+            throw ValidationError("cannot build the guests (make -C Tests/Guests failed); pass --guests <folder>")
+        }
+        return out.path
+    }
+}

@@ -1,0 +1,36 @@
+/// Kernel event bindings of the device helpers (minor 1): notify registers and interrupt lines handled in the
+/// kernel without leaving the guest or calling the host.
+extension DeviceContext {
+    /// The address space of an ioeventfd binding.
+    public enum IOEventSpace: Sendable {
+        case port, mmio
+    }
+
+    /// Binds `event` to guest writes of `length` bytes at `address` (inside one of this device's ranges): such a
+    /// write then only signals `event`. With `dataMatch`, only writes of that value do. Throws
+    /// ``PluginStatus/notSupported`` when the host cannot (older host, no KVM): keep handling the write in the
+    /// I/O callback then.
+    public func bindIOEvent(_ event: EventFD, space: IOEventSpace, address: UInt64, length: UInt32,
+                            dataMatch: UInt64? = nil) throws(PluginError) {
+        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+              let register = helpers.pointee.ioEventFdRegister
+        else { throw PluginError(.notSupported, "the host has no ioEventFdRegister helper") }
+        let status = register(instance, event.descriptor, space == .port ? VMH_IOEVENT_SPACE_PORT : VMH_IOEVENT_SPACE_MMIO,
+                              address, length, dataMatch == nil ? 0 : VMH_IOEVENT_F_DATAMATCH, dataMatch ?? 0)
+        guard status == VMH_OK else {
+            throw PluginError(PluginStatus(rawValue: status), "binding an ioeventfd at \(hex(address)) failed")
+        }
+    }
+
+    /// Binds `event` to interrupt line `irq`: each ``EventFD/signal()`` injects one edge in the kernel. Throws
+    /// ``PluginStatus/notSupported`` when the host cannot (use ``setIRQ(_:high:)`` then).
+    public func bindIRQ(_ event: EventFD, irq: UInt32) throws(PluginError) {
+        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+              let register = helpers.pointee.irqFdRegister
+        else { throw PluginError(.notSupported, "the host has no irqFdRegister helper") }
+        let status = register(instance, event.descriptor, irq, 0)
+        guard status == VMH_OK else {
+            throw PluginError(PluginStatus(rawValue: status), "binding an irqfd to IRQ \(irq) failed")
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import ControlAPI
+import Glibc
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+import VMM
+
+/// The socket's protection: directory ownership and mode, socket mode 0600, and the SO_PEERCRED check.
+@Suite(.serialized) struct SocketSecurityTests {
+    private func quietLogger() -> Logger {
+        var logger = Logger(label: "test.api")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    @Test func socketIsMode600AndOwnedByTheUser() throws {
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        var st = stat()
+        #expect(lstat(t.socketPath, &st) == 0)
+        #expect(st.st_mode & S_IFMT == S_IFSOCK)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(st.st_uid == geteuid())
+    }
+
+    @Test func refusesADirectoryWritableByOthers() throws {
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        let dir = makePrivateDirectory()
+        defer { removeDirectory(dir) }
+        chmod(dir, 0o777)
+        #expect(throws: ControlServerError.directoryWritableByOthers(directory: dir, mode: 0o777)) {
+            _ = try ControlServer.start(vm: t.vm, socketPath: dir + "/api.sock", logger: quietLogger())
+        }
+        #expect(access(dir + "/api.sock", F_OK) != 0)
+    }
+
+    @Test func refusesADirectoryOwnedBySomeoneElse() throws {
+        guard geteuid() == 0 else { return }  // needs root to chown
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        let dir = makePrivateDirectory()
+        defer { removeDirectory(dir) }
+        chown(dir, 65534, 65534)
+        #expect(throws: ControlServerError.directoryNotOwned(directory: dir, ownerUID: 65534, userUID: 0)) {
+            _ = try ControlServer.start(vm: t.vm, socketPath: dir + "/api.sock", logger: quietLogger())
+        }
+    }
+
+    @Test func refusesMissingDirectoriesAndNonSocketFiles() throws {
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        #expect(throws: ControlServerError.self) {
+            _ = try ControlServer.start(vm: t.vm, socketPath: "/nonexistent-vmhost-dir/api.sock", logger: quietLogger())
+        }
+        let file = t.directory + "/plain-file"
+        let fd = open(file, O_CREAT | O_WRONLY, 0o600)
+        close(fd)
+        #expect(throws: ControlServerError.pathOccupied(path: file)) {
+            _ = try ControlServer.start(vm: t.vm, socketPath: file, logger: quietLogger())
+        }
+        let long = t.directory + "/" + String(repeating: "s", count: 120)
+        #expect(throws: ControlServerError.socketPathTooLong(path: long, maximum: 107)) {
+            _ = try ControlServer.start(vm: t.vm, socketPath: long, logger: quietLogger())
+        }
+    }
+
+    /// A child process that becomes uid 65534 connects and sends a pause: with the socket at 0600 it cannot even
+    /// connect; with the file-system protection removed (the test opens the directory and socket to everyone),
+    /// the SO_PEERCRED check refuses it with a 403 — and the VM stays running.
+    @Test func peersWithAnotherUIDAreRefused() throws {
+        guard geteuid() == 0 else { return }  // setuid() needs root
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        let request = "PATCH /vm HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n{\"state\":\"Paused\"}"
+
+        let blocked = runAsNobody(socketPath: t.socketPath, request: request)
+        #expect(blocked.connectErrno == EACCES)
+        #expect(t.vm.state == .running)
+
+        chmod(t.directory, 0o755)
+        chmod(t.socketPath, 0o666)
+        let refused = runAsNobody(socketPath: t.socketPath, request: request)
+        #expect(refused.connectErrno == 0)
+        let response = try parseResponse(refused.reply)
+        #expect(response?.status == .forbidden)
+        #expect(response?.body.contains("peer uid 65534 is not the owner") == true)
+        #expect(t.vm.state == .running)
+
+        // The owner is still served.
+        let client = try t.client()
+        defer { client.close() }
+        #expect(try client.request(.PATCH, "/vm", body: VMStatePatch(state: .paused)).status == 204)
+    }
+
+    /// Forks; the child drops to uid/gid 65534, connects to `socketPath`, writes `request` and sends back what it
+    /// read. Only async-signal-safe calls in the child.
+    private func runAsNobody(socketPath: String, request: String) -> (connectErrno: Int32, reply: [UInt8]) {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { return (-1, []) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        let requestBytes = Array(request.utf8)
+        let pid = fork()
+        if pid == 0 {
+            close(pipeFDs[0])
+            var status: Int32 = 0
+            if setgroups(0, nil) != 0 || setgid(65534) != 0 || setuid(65534) != 0 { _exit(90) }
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            if rc != 0 {
+                status = errno
+                _exit(status)
+            }
+            _ = requestBytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                _ = buffer.withUnsafeBytes { write(pipeFDs[1], $0.baseAddress, n) }
+            }
+            _exit(0)
+        }
+        close(pipeFDs[1])
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            reply.append(contentsOf: buffer[0..<n])
+        }
+        close(pipeFDs[0])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let exitCode = (status >> 8) & 0xff
+        return (exitCode, reply)
+    }
+
+    /// Parses a raw HTTP response with NIO's decoder.
+    private func parseResponse(_ bytes: [UInt8]) throws -> (status: HTTPResponseStatus, body: String)? {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .PATCH,
+                                                                             uri: "/vm")))
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        var status: HTTPResponseStatus?
+        var body = ""
+        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
+            switch part {
+            case let .head(head): status = head.status
+            case let .body(buffer): body += String(buffer: buffer)
+            case .end: break
+            }
+        }
+        _ = try? channel.finish()
+        return status.map { ($0, body) }
+    }
+}
