@@ -14,6 +14,7 @@
  *   start=S       first sector (default 0)
  *   seed=X        pattern seed (default 0x5eed)
  *   repeat=R      write/read phases run R times (default 1) — for long runs (suspend / power-off tests)
+ *   fill=0        do not write the pattern into the buffers before each write (benchmarks; implies no check)
  *
  * Each 32-bit word w of sector s holds (s << 12) ^ (w * 0x9e3779b1) ^ seed. The number of write requests the
  * device acknowledged so far is kept as a u64 at STATUS_PAGE (0x10000) and the acknowledged sector count at
@@ -65,7 +66,7 @@ static u64 seed, bs, depth;
 static u64 slot_sector[MAX_DEPTH];
 static u32 slot_type[MAX_DEPTH];
 static int slot_busy[MAX_DEPTH];
-static int verifying;
+static int verifying, filling;
 static u64 requests, bytes;
 
 static u32 reg(u32 off) { return mmio_read32(base + off); }
@@ -220,7 +221,7 @@ static void phase(u32 type, u64 start, u64 blocks)
     for (u64 i = 0; i < blocks; i++) {
         u64 slot = free_slot();
         u64 sector = start + i * (bs / 512);
-        if (type == 1) fill(slot, sector);
+        if (type == 1 && filling) fill(slot, sector);
         submit(slot, type, sector);
     }
     drain();
@@ -280,7 +281,8 @@ int guest_main(unsigned cpu)
     if (start + blocks * (bs / 512) > capacity) fail("disk-too-small", capacity, start + blocks * (bs / 512));
     int do_write = !arg_is("op", "read");
     int do_read = !arg_is("op", "write");
-    verifying = !arg_is("op", "read");
+    filling = arg_u64("fill", 1) != 0;
+    verifying = !arg_is("op", "read") && filling;
     ((volatile u64 *)STATUS_PAGE)[0] = 0;
     ((volatile u64 *)STATUS_PAGE)[1] = 0;
 
