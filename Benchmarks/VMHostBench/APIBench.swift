@@ -259,9 +259,23 @@ private enum APIBenchFiles {
         }
     }
 
+    /// The whole of a /proc file (their size is 0 to stat, so read to EOF).
+    static func procFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A `kB` field of /proc/<pid>/status.
     static func statusField(pid: Int32, _ name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = procFile("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
             return Int(line.split(separator: " ").dropFirst().first ?? "")
         }
@@ -270,16 +284,18 @@ private enum APIBenchFiles {
 
     /// Resident KiB of the guest-RAM mapping (the anonymous mapping of exactly the guest's size) in smaps.
     static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
+        guard let text = procFile("/proc/\(pid)/smaps") else { return nil }
         var inGuest = false
+        var found = false
         for line in text.split(separator: "\n") {
             if line.hasPrefix("Size:") {
                 inGuest = Int(line.split(separator: " ").dropFirst().first ?? "") == guestMiB * 1024
+                if inGuest { found = true }
             } else if inGuest, line.hasPrefix("Rss:") {
                 return Int(line.split(separator: " ").dropFirst().first ?? "")
             }
         }
-        return nil
+        return found ? 0 : nil
     }
 }
 
