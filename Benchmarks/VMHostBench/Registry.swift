@@ -7,5 +7,6 @@ let benchmarkCommands: [any ParsableCommand.Type] = [
     ExitDispatchBench.self,
     PauseBench.self,
     PluginDispatchBench.self,
+    BlockBench.self,
     APIBench.self,
 ]

@@ -6,7 +6,7 @@
  *   iobase+1  write: resets the tally to 0; read: how many writes iobase+0 took since the last reset
  *   iobase+2  write: drives interrupt line `irq` (default 5) to bit 0 of the value
  *   iobase+3  read: the magic 0x7a11 (two bytes)
- * A VM reset also clears the tally. Settings: `iobase` (0..0xfffc), `irq` (0..23).
+ * A VM reset also clears the tally; power-off logs it. Settings: `iobase` (0..0xfffc), `irq` (0..23).
  *
  * Build: make            (or: cc -std=c11 -Wall -Wextra -Wpedantic -Werror -shared -fPIC -I<dir of the header>)
  * Test:  make test       (a C driver that loads libTally.so and plays host: test_tally.c)
@@ -108,6 +108,14 @@ static void tally_reset(VMHDevIns *ins) {
     tally_log(ins, VMH_LOG_INFO, "reset");
 }
 
+static void tally_power_off(VMHDevIns *ins) {
+    const TallyState *state = ins->data;
+    char line[96];
+    snprintf(line, sizeof line, "power off: tally %u after %u write(s)", (unsigned)state->tally,
+             (unsigned)state->writes);
+    tally_log(ins, VMH_LOG_INFO, line);
+}
+
 static const VMHDeviceReg tally_registration = {
     .version = VMH_DEVREG_VERSION,
     .hlpVersion = VMH_DEVHLP_VERSION,
@@ -119,6 +127,7 @@ static const VMHDeviceReg tally_registration = {
     .instanceSize = sizeof(TallyState),
     .construct = tally_construct,
     .reset = tally_reset,
+    .powerOff = tally_power_off,
     .versionEnd = VMH_DEVREG_VERSION,
 };
 

@@ -215,6 +215,17 @@ int main(int argc, char **argv) {
     CHECK(registered->construct(ins) == VMH_ERR_VERSION_MISMATCH);
     free_instance(ins);
 
+    /* A host one helper minor older than this header (when the header has a minor above 0) is refused too: the
+     * plugin may call helpers that host's table does not have. */
+    if (VMH_VERSION_MINOR(VMH_DEVHLP_VERSION) > 0) {
+        old.version = VMH_DEVHLP_VERSION - 1u;
+        ins = new_instance();
+        if (!ins) return 1;
+        ins->hlp = &old;
+        CHECK(registered->construct(ins) == VMH_ERR_VERSION_MISMATCH);
+        free_instance(ins);
+    }
+
     printf("test_tally: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

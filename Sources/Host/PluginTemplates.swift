@@ -267,7 +267,7 @@ struct PluginTemplates {
         all: lib\(name).so
 
         lib\(name).so: \(lower).c
-        \tif [ ! -f "$(VMHOST_INCLUDE)/vmhost_plugin.h" ]; then echo "set VMHOST_INCLUDE to the folder of vmhost_plugin.h" >&2; exit 1; fi
+        \t@if [ ! -f "$(VMHOST_INCLUDE)/vmhost_plugin.h" ]; then echo "set VMHOST_INCLUDE to the folder of vmhost_plugin.h" >&2; exit 1; fi
         \t$(CC) $(WARNINGS) $(CFLAGS) -shared -fPIC -fvisibility=hidden -I$(VMHOST_INCLUDE) -o $@ \(lower).c
 
         test_\(lower): test_\(lower).c

@@ -40,6 +40,8 @@ public struct BlockConnector: InterfaceHandle, @unchecked Sendable {
 /// A block connector this driver offers to the device or driver above. Create it in `init`, keep it alive with
 /// `context.retain(connector)`, and return `connector.answer(iid)` from `queryInterface`.
 public final class OfferedBlockConnector: OfferedInterface, @unchecked Sendable {
+    /// What `submit` does: take the request (owned by the submitter until completed) and return `VMH_OK` once
+    /// it is queued, or the error that refuses it.
     public typealias Submit = (_ request: UnsafeMutablePointer<VMHBlockRequest>) -> PluginStatus
 
     /// `VMH_IID_BLOCK_CONNECTOR`.
@@ -55,6 +57,8 @@ public final class OfferedBlockConnector: OfferedInterface, @unchecked Sendable 
     /// The C struct as an untyped pointer.
     public var rawPointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
 
+    /// A connector answering `size` (bytes), `readOnly` and `inFlight` (requests submitted, not yet completed)
+    /// with the closures, and queueing requests with `submit`.
     public init(size: @escaping () -> UInt64, readOnly: @escaping () -> Bool, submit: @escaping Submit,
                 inFlight: @escaping () -> UInt32) {
         sizeHandler = size
@@ -128,6 +132,7 @@ public struct BlockPort: InterfaceHandle, @unchecked Sendable {
 /// A block port this device or driver offers to the driver below. Create it in `init`, keep it alive with
 /// `context.retain(port)`, and return `port.answer(iid)` from `queryInterface`.
 public final class OfferedBlockPort: OfferedInterface, @unchecked Sendable {
+    /// What `complete` does: take back a request submitted earlier, finished with `status`.
     public typealias Complete = (_ request: UnsafeMutablePointer<VMHBlockRequest>, _ status: PluginStatus) -> Void
 
     /// `VMH_IID_BLOCK_PORT`.
@@ -140,6 +145,7 @@ public final class OfferedBlockPort: OfferedInterface, @unchecked Sendable {
     /// The C struct as an untyped pointer.
     public var rawPointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
 
+    /// A port that hands every completion to `complete` (any thread: usually the bottom driver's I/O thread).
     public init(complete: @escaping Complete) {
         completeHandler = complete
         pointer = .allocate(capacity: 1)

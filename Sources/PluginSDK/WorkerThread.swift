@@ -57,6 +57,7 @@ public final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
+    /// An unlocked mutex and its condition variable (waits measured on `CLOCK_MONOTONIC`).
     public init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)

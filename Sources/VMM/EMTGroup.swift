@@ -3,8 +3,6 @@ import Synchronization
 
 /// What the EMTs ask of the VM they belong to.
 protocol EMTGroupOwner: AnyObject, Sendable {
-    /// May `emt` execute guest code now? (Read between runs; must be cheap and lock-free.)
-    func emtMayRunGuest(_ emt: EmulationThread) -> Bool
     /// `emt`'s vCPU hit a fatal condition (triple fault, internal error). Called on that EMT.
     func emtVCPUFailed(_ emt: EmulationThread, reason: String, registers: String)
 }
@@ -23,6 +21,9 @@ public final class EMTGroup: @unchecked Sendable {
     public private(set) var rendezvous: Rendezvous!
 
     weak var owner: (any EMTGroupOwner)?
+    /// May the EMTs execute guest code? Set by the owner (the VM: true exactly while the state is `running`);
+    /// read by every EMT between guest runs (a plain load, no reference counting on the hot path).
+    let guestRunnable = Atomic<Bool>(false)
     let logger: Logger
     private let running = Atomic<Bool>(false)
 
@@ -73,8 +74,9 @@ public final class EMTGroup: @unchecked Sendable {
         for emt in emts { emt.notify() }
     }
 
+    @inline(__always)
     func mayRunGuest(_ emt: EmulationThread) -> Bool {
-        owner?.emtMayRunGuest(emt) ?? false
+        guestRunnable.load(ordering: .acquiring)
     }
 
     func vcpuFailed(_ emt: EmulationThread, reason: String, registers: String) {

@@ -167,7 +167,6 @@ public final class EmulationThread: @unchecked Sendable {
                 _ = group.requests.process(on: self, priorityOnly: false)
                 continue
             }
-            vmFlags.clear(.checkState)
             if group.mayRunGuest(self) {
                 activity.store(EMTActivity.inGuest.rawValue, ordering: .sequentiallyConsistent)
                 if hasPendingForceAction() {

@@ -9,13 +9,11 @@ public struct VMForceAction: OptionSet, Sendable, Hashable {
     public static let rendezvous = VMForceAction(rawValue: 1 << 0)
     /// The global ("any EMT") request queue holds work.
     public static let request = VMForceAction(rawValue: 1 << 1)
-    /// The VM state changed in a way an EMT must look at (e.g. guru meditation).
-    public static let checkState = VMForceAction(rawValue: 1 << 2)
     /// Every EMT must leave its loop (VM destruction).
     public static let terminate = VMForceAction(rawValue: 1 << 3)
 
     /// What makes an EMT leave guest execution, a park or a halt.
-    public static let externalMask: VMForceAction = [.rendezvous, .request, .checkState, .terminate]
+    public static let externalMask: VMForceAction = [.rendezvous, .request, .terminate]
 }
 
 /// Force actions that concern one vCPU.

@@ -134,11 +134,12 @@ public final class Rendezvous: @unchecked Sendable {
             case let .initiate(round):
                 for other in group.emts where other !== emt { other.notify() }
                 participate(emt, in: round)
-                if round.holdForRequester, let request = emt.currentRequest {
+                if round.holdForRequester {
                     // The others wait in the round; let them go once the requester has the answer.
-                    request.afterAnswer = { [emts = group.emts] in
+                    let release = { @Sendable [emts = group.emts] in
                         for other in emts where other !== emt { other.rendezvousSemaphore.post() }
                     }
+                    if let request = emt.currentRequest { request.afterAnswer = release } else { release() }
                     return state.withLock { _ in round.status }
                 }
                 round.finished.wait()

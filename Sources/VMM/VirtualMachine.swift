@@ -50,7 +50,8 @@ public final class VirtualMachine: @unchecked Sendable {
         self.emts = EMTGroup(executors: vcpus, logger: logger)
         self.walkWaiter = EMTWalkWaiter(emt: emts.emts[0], group: emts)
         emts.owner = self
-        stateMachine.addListener { [logger] new, old in
+        stateMachine.addListener { [logger, emts] new, old in
+            emts.guestRunnable.store(new == .running, ordering: .releasing)
             logger.info("VM state \(old) -> \(new)")
         }
         try emts.start()
@@ -308,10 +309,6 @@ public final class VirtualMachine: @unchecked Sendable {
 }
 
 extension VirtualMachine: EMTGroupOwner {
-    func emtMayRunGuest(_ emt: EmulationThread) -> Bool {
-        stateMachine.state == .running
-    }
-
     func emtVCPUFailed(_ emt: EmulationThread, reason: String, registers: String) {
         logger.critical("guru meditation: vCPU \(emt.id): \(reason)\n\(registers)")
         guruBox.withLock { box in

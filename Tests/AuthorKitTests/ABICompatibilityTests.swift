@@ -37,6 +37,19 @@ struct ABICompatibilityTests {
         #expect(h.portIn(0x520, size: 4).value == 11)
     }
 
+    /// The frozen fixture is truly older than this host in at least one table (so the test above loads a plugin
+    /// of an older minor, not merely an equal one).
+    @Test func frozenHeaderIsOlderThanTheHost() throws {
+        let so = try compileTally(header: Workspace.frozenHeaderDirectory, label: "abi10-older")
+        let note = try #require(try PluginRegistry.inspect(path: so.path).abiNote)
+        let older = ABITable.allCases.filter { table in
+            guard let built = note.version(of: table) else { return false }
+            return built.minor < table.hostVersion.minor
+        }
+        #expect(!older.isEmpty, "every table of the host is still at the frozen 1.0: nothing older is tested")
+        #expect(older.contains(.deviceHelpers))
+    }
+
     /// Every table: a plugin whose note records a minor above the host's is refused before its code runs, and the
     /// reason names the table, its macro, the version built for and the version this host implements.
     @Test(arguments: [

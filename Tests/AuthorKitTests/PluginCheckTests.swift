@@ -47,6 +47,33 @@ struct PluginCheckTests {
         #expect(outcome.output.contains("0x100 (THREAD_SAFE)"), "\(outcome)")
     }
 
+    @Test func listsTheDriversOfADriverProduct() throws {
+        let outcome = try check(Workspace.productsDirectory.appendingPathComponent("libStdio.so"))
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(field("registers", in: outcome.output) == "0 device(s), 1 driver(s)", "\(outcome)")
+        #expect(outcome.output.contains("  driver  Stdio"), "\(outcome)")
+    }
+
+    /// `--no-load` runs none of the file's code (not even its ELF constructors); a full check does.
+    @Test func noLoadRunsNoCodeOfThePlugin() throws {
+        let dir = try Workspace.temporaryDirectory("check-ctor")
+        let marker = dir.appendingPathComponent("constructor-ran")
+        var text = try String(contentsOf: Workspace.cExample.appendingPathComponent("tally.c"), encoding: .utf8)
+        text = "#define _POSIX_C_SOURCE 200809L\n#include <stdio.h>\n"
+            + "__attribute__((constructor)) static void mark(void) { FILE *f = fopen(\"\(marker.path)\", \"w\"); if (f) fclose(f); }\n"
+            + text
+        let source = dir.appendingPathComponent("tally_ctor.c")
+        try text.write(to: source, atomically: true, encoding: .utf8)
+        let so = try Workspace.compileC([source], includeDirectory: Workspace.currentHeaderDirectory, into: dir,
+                                        as: "libTally.so")
+        let inspected = try check(so, ["--no-load"])
+        #expect(inspected.status == 0, "\(inspected)")
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "--no-load ran the plugin's constructor")
+        let loaded = try check(so)
+        #expect(loaded.status == 0, "\(loaded)")
+        #expect(FileManager.default.fileExists(atPath: marker.path), "a full check must load the plugin")
+    }
+
     @Test func refusesAPluginBuiltForANewerMinor() throws {
         let host = ABITable.deviceHelpers.hostVersion
         let dir = try Workspace.temporaryDirectory("check-newer")

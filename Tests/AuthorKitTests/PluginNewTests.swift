@@ -60,6 +60,16 @@ struct PluginNewTests {
         #expect(source.contains(kind == "device" ? "DevicePlugin" : "DriverPlugin"))
     }
 
+    /// Without --vmhost the skeleton uses the source tree `vmhost` was built from.
+    @Test func defaultsToTheSourceTreeVMHostWasBuiltFrom() throws {
+        let dir = try Workspace.temporaryDirectory("new-default").appendingPathComponent("skeleton")
+        let outcome = try Workspace.run([Workspace.vmhost.path, "plugin", "new", "--device", "Plain", "--c",
+                                         "--output", dir.path])
+        #expect(outcome.status == 0, "\(outcome)")
+        let makefile = try String(contentsOf: dir.appendingPathComponent("Makefile"), encoding: .utf8)
+        #expect(makefile.contains("VMHOST_INCLUDE ?= \(Workspace.currentHeaderDirectory.path)\n"), "\(makefile)")
+    }
+
     @Test func refusesAnInvalidName() throws {
         let dir = try Workspace.temporaryDirectory("new-bad")
         let outcome = try new(["--device", "9lives", "--output", dir.appendingPathComponent("x").path])

@@ -1,5 +1,6 @@
 // RawFile: the bottom of a block chain — a raw disk image file. Settings: `path` (required), `read-only` (bool,
-// default false). The medium size is the file size rounded down to 512 bytes.
+// default false), `writethrough` (bool, default false: O_DSYNC, every write is durable before it completes). The
+// medium size is the file size rounded down to 512 bytes.
 //
 // Offers VMH_IID_BLOCK_CONNECTOR: `submit` checks the request (range, alignment, read-only) and queues it; the
 // driver's own I/O thread ("rawfile-io") runs pread / pwrite / fdatasync and completes each request through the
@@ -38,10 +39,11 @@ final class RawFile: DriverPlugin, @unchecked Sendable {
 
     init(context: DriverContext, flags: UInt32) throws {
         self.context = context
-        try context.config.validate(keys: ["path", "read-only"])
+        try context.config.validate(keys: ["path", "read-only", "writethrough"])
         path = try context.config.string("path")
         readOnly = try context.config.bool("read-only", default: false)
-        fd = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
+        let writethrough = try context.config.bool("writethrough", default: false)
+        fd = open(path, (readOnly ? O_RDONLY : O_RDWR | (writethrough ? O_DSYNC : 0)) | O_CLOEXEC)
         guard fd >= 0 else {
             throw PluginError(.io, "cannot open the image '\(path)' (setting `path`): \(String(cString: strerror(errno)))")
         }

@@ -69,6 +69,13 @@ final class Outbox: DevicePlugin {
         context.log("\(operation.rawValue) finished: \(queue.withLock { $0.sent }) byte(s) sent")
     }
 
+    /// Power-off: reports what was sent and what is still queued (dropped with the VM).
+    func powerOff() -> PowerResult {
+        let (pending, sent) = queue.withLock { ($0.pending.count, $0.sent) }
+        context.log("power off: \(sent) byte(s) sent, \(pending) queued")
+        return .done
+    }
+
     /// Moves every queued byte to "sent".
     fileprivate func sendAll() {
         queue.withLock { q in

@@ -37,6 +37,17 @@ struct OutboxTests {
         #expect(h.asyncState().failedToQuiesce.isEmpty)
     }
 
+    @Test func powerOffReportsSentAndQueuedBytes() throws {
+        let h = try harness(["send-ms": .integer(0)])
+        h.portOut(0x530, value: 1)
+        try h.suspend()
+        try h.resume()
+        h.portOut(0x530, value: 2)
+        h.portOut(0x530, value: 3)
+        try h.powerOff()
+        #expect(h.messages(of: "Outbox/0").contains("power off: 1 byte(s) sent, 2 queued"))
+    }
+
     @Test func suspendWithAnEmptyQueueIsImmediate() throws {
         let h = try harness()
         try h.suspend()
