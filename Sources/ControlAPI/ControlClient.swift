@@ -6,8 +6,9 @@ import Synchronization
 
 /// A blocking client of the control API (the `vmhost` client verbs, tests, benchmarks): one keep-alive
 /// connection, one request at a time, on the caller's thread — a plain Unix socket written and read directly,
-/// with NIO's HTTP codec (in an `EmbeddedChannel`, no threads) encoding requests and parsing answers. No event
-/// loop hop sits between the caller and the socket, which keeps the measured latency the server's.
+/// with NIO's HTTP codec (in an `EmbeddedChannel` made per exchange on the calling thread, no threads of its
+/// own) encoding requests and parsing answers. No event loop hop sits between the caller and the socket, which
+/// keeps the measured latency the server's.
 public final class ControlClient: @unchecked Sendable {
     /// One HTTP answer.
     public struct Response: Sendable {
@@ -50,21 +51,27 @@ public final class ControlClient: @unchecked Sendable {
     public let socketPath: String
     private let fd: Int32
     private let raw: Bool
-    /// The HTTP codec: request encoder (or the raw stand-in) and response decoder. Used under `lock`.
-    private let codec: EmbeddedChannel
     private let lock = Mutex<Void>(())
     private let shutDown = Atomic<Bool>(false)
 
-    private init(socketPath: String, fd: Int32, raw: Bool, codec: EmbeddedChannel) {
+    private init(socketPath: String, fd: Int32, raw: Bool) {
         self.socketPath = socketPath
         self.fd = fd
         self.raw = raw
-        self.codec = codec
     }
 
     deinit {
         Glibc.close(fd)
-        _ = try? codec.finish()
+    }
+
+    /// The HTTP codec of one exchange: request encoder (or the raw stand-in) and response decoder. An
+    /// `EmbeddedChannel` belongs to the thread that made it, so each exchange makes its own.
+    private func makeCodec() throws -> EmbeddedChannel {
+        let codec = EmbeddedChannel()
+        let sync = codec.pipeline.syncOperations
+        if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
+        try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        return codec
     }
 
     /// Connects to the API socket. `raw`: requests are sent as the given bytes (`sendRaw`), for tests of
@@ -92,22 +99,15 @@ public final class ControlClient: @unchecked Sendable {
             Glibc.close(fd)
             throw ClientError.connectFailed(path: socketPath, reason: reason)
         }
-        let codec = EmbeddedChannel()
-        do {
-            let sync = codec.pipeline.syncOperations
-            if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
-            try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-        } catch {
-            Glibc.close(fd)
-            throw ClientError.connectFailed(path: socketPath, reason: "codec: \(error)")
-        }
-        return ControlClient(socketPath: socketPath, fd: fd, raw: raw, codec: codec)
+        return ControlClient(socketPath: socketPath, fd: fd, raw: raw)
     }
 
     /// Sends one request and waits for its answer (`timeoutMilliseconds` nil: forever).
     public func request(_ method: HTTPMethod, _ path: String, json: [UInt8]? = nil,
                         timeoutMilliseconds: Int64? = nil) throws -> Response {
         try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "localhost")
             if let json {
@@ -118,8 +118,8 @@ public final class ControlClient: @unchecked Sendable {
                 HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
             if let json { try codec.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: json)))) }
             try codec.writeOutbound(HTTPClientRequestPart.end(nil))
-            try sendEncoded()
-            return try receive(timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
+            try sendEncoded(codec)
+            return try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
         }
     }
 
@@ -139,6 +139,8 @@ public final class ControlClient: @unchecked Sendable {
     /// order; fewer if the server closed the connection.
     public func sendRaw(_ bytes: [UInt8], answers: Int, timeoutMilliseconds: Int64? = 10_000) throws -> [Response] {
         try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
             // The response decoder pairs answers with requests: let it see stand-in requests (the raw writer
             // swallows them), then put the real bytes on the socket.
             for _ in 0..<answers {
@@ -149,7 +151,7 @@ public final class ControlClient: @unchecked Sendable {
             var responses: [Response] = []
             for _ in 0..<answers {
                 do {
-                    responses.append(try receive(timeoutMilliseconds: timeoutMilliseconds, onLine: nil))
+                    responses.append(try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil))
                 } catch ClientError.connectionClosed {
                     break
                 }
@@ -163,13 +165,15 @@ public final class ControlClient: @unchecked Sendable {
     @discardableResult
     public func followEvents(path: String = "/events", _ onLine: @escaping (String) -> Bool) throws -> Response {
         try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "localhost")
             try codec.writeOutbound(HTTPClientRequestPart.head(
                 HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
             try codec.writeOutbound(HTTPClientRequestPart.end(nil))
-            try sendEncoded()
-            return try receive(timeoutMilliseconds: nil, onLine: onLine)
+            try sendEncoded(codec)
+            return try receive(codec, timeoutMilliseconds: nil, onLine: onLine)
         }
     }
 
@@ -181,7 +185,7 @@ public final class ControlClient: @unchecked Sendable {
 
     // MARK: Socket I/O
 
-    private func sendEncoded() throws {
+    private func sendEncoded(_ codec: EmbeddedChannel) throws {
         while let data = try codec.readOutbound(as: IOData.self) {
             guard case var .byteBuffer(buffer) = data else { continue }
             try buffer.withUnsafeReadableBytes { try writeAll($0) }
@@ -203,7 +207,8 @@ public final class ControlClient: @unchecked Sendable {
     }
 
     /// Reads until one whole answer was parsed (or, streaming, until `onLine` says stop or the stream ends).
-    private func receive(timeoutMilliseconds: Int64?, onLine: ((String) -> Bool)?) throws -> Response {
+    private func receive(_ codec: EmbeddedChannel, timeoutMilliseconds: Int64?,
+                         onLine: ((String) -> Bool)?) throws -> Response {
         var response = Response(status: 0, headers: [], body: [])
         var partialLine: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
