@@ -106,6 +106,19 @@ import VMM
         try vm.destroy()
     }
 
+    @Test func uartTransmitterEmptyInterruptReachesTheGuest() throws {
+        let log = Self.temporaryPath("console.log")
+        defer { unlink(log) }
+        let vm = try Self.makeVM(guest: "irq", cmdline: "source=serial irq=4",
+                                 console: DriverConfig(name: "File", settings: ["path": .string(log)]))
+        try vm.powerOn()
+        #expect(vm.waitForState(timeoutNanoseconds: 20_000_000_000) { $0 == .off } == .off)
+        let status = vm.requestedExitStatus
+        try vm.destroy()
+        #expect(Self.text(log).contains("irq: PASS"), "\(Self.text(log))")
+        #expect(status == 1)
+    }
+
     // MARK: virtio-blk
 
     @Test(arguments: [true, false])
