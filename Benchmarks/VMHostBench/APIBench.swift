@@ -33,11 +33,17 @@ struct APIBench: ParsableCommand {
     @Option(help: "Folder of the test guests (default: built from Tests/Guests into .build/test-guests).")
     var guests: String?
 
+    @Option(help: "Extra arguments for 'vmhost run' (space-separated), e.g. --no-default-devices.")
+    var vmhostArgs = ""
+
     @Flag(help: "Run VM and server in this process (latency only).")
     var inProcess = false
 
     @Flag(help: "Also print the results as one JSON line (for Benchmarks/qemu/qmp-pause.py).")
     var json = false
+
+    @Flag(help: "Run the measuring client thread SCHED_FIFO 1 (isolates the server from the client's wake-ups).")
+    var realtimeClient = false
 
     func run() throws {
         let folder = try guests ?? APIBenchGuests.folder()
@@ -63,6 +69,7 @@ struct APIBench: ParsableCommand {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
                              "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
+            + vmhostArgs.split(separator: " ").map(String.init)
         process.standardOutput = FileHandle.nullDevice
         let t0 = APIClock.nanoseconds()
         try process.run()
@@ -116,10 +123,14 @@ struct APIBench: ParsableCommand {
     private func measureInProcess(guest: String, into results: inout APIBenchResults) throws {
         var config = VMConfiguration()
         config.machine = MachineSettings(cpus: cpus, memoryMiB: memory, kernel: guest, cmdline: "cpus=\(cpus)")
+        let tc = APIClock.nanoseconds()
         let vm = try VirtualMachine.create(configuration: config, registry: PluginRegistry())
+        print(String(format: "  VirtualMachine.create: %.2f ms", Double(APIClock.nanoseconds() - tc) / 1e6))
         let directory = try APIBenchFiles.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let t0 = APIClock.nanoseconds()
         let server = try ControlServer.start(vm: vm, socketPath: directory + "/api.sock")
+        print(String(format: "  ControlServer.start: %.2f ms", Double(APIClock.nanoseconds() - t0) / 1e6))
         defer { server.close() }
         try vm.powerOn()
         usleep(200_000)
@@ -141,6 +152,16 @@ struct APIBench: ParsableCommand {
     }
 
     private func pauseResumeCycles(_ client: ControlClient, into results: inout APIBenchResults) throws {
+        if realtimeClient {
+            var param = sched_param()
+            param.sched_priority = 1
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) != 0 { print("  (client stays normal)") }
+        }
+        defer {
+            var param = sched_param()
+            param.sched_priority = 0
+            pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
+        }
         let pause = Array(#"{"state":"Paused"}"#.utf8)
         let resume = Array(#"{"state":"Resumed"}"#.utf8)
         for cycle in 0..<(warmup + cycles) {
@@ -259,9 +280,23 @@ private enum APIBenchFiles {
         }
     }
 
+    /// The whole of a /proc file (their size is 0 to stat, so read to EOF).
+    static func procFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A `kB` field of /proc/<pid>/status.
     static func statusField(pid: Int32, _ name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = procFile("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
             return Int(line.split(separator: " ").dropFirst().first ?? "")
         }
@@ -270,16 +305,18 @@ private enum APIBenchFiles {
 
     /// Resident KiB of the guest-RAM mapping (the anonymous mapping of exactly the guest's size) in smaps.
     static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
+        guard let text = procFile("/proc/\(pid)/smaps") else { return nil }
         var inGuest = false
+        var found = false
         for line in text.split(separator: "\n") {
             if line.hasPrefix("Size:") {
                 inGuest = Int(line.split(separator: " ").dropFirst().first ?? "") == guestMiB * 1024
+                if inGuest { found = true }
             } else if inGuest, line.hasPrefix("Rss:") {
                 return Int(line.split(separator: " ").dropFirst().first ?? "")
             }
         }
-        return nil
+        return found ? 0 : nil
     }
 }
 

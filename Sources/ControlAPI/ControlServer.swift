@@ -37,6 +37,7 @@ public final class ControlServer: Sendable {
                              devices: (@Sendable () -> [DeviceInfo])? = nil,
                              timeline: BootTimeline = .process,
                              limits: ControlServerLimits = ControlServerLimits(),
+                             threadPriority: ControlThreadPriority = .realtime,
                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)
@@ -46,6 +47,8 @@ public final class ControlServer: Sendable {
         let service = ControlService(vm: vm, devices: deviceSource, timeline: timeline, limits: limits,
                                      ownerUID: uid, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group.next().execute { _ = threadPriority.apply() }
+        service.runner.applyPriority(threadPriority)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelOption(.maxMessagesPerRead, value: 8)
