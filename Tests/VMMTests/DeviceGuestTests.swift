@@ -106,6 +106,24 @@ import VMM
         try vm.destroy()
     }
 
+    @Test func socketClientTypesIntoTheGuestsUART() throws {
+        let socket = Self.temporaryPath("console.sock")
+        let vm = try Self.makeVM(guest: "uart", cmdline: "echo=2",
+                                 console: DriverConfig(name: "UnixSocket", settings: ["path": .string(socket)]))
+        let client = try SocketClient(path: socket)
+        defer { client.close() }
+        usleep(50_000)  // let the driver's I/O thread accept the client before the guest prints
+        try vm.powerOn()
+        #expect(try client.receive(until: "uart: ready\n").contains("uart: PASS\n"))
+        try client.send("ping\n")
+        #expect(try client.receive(until: "uart: echo ping\n").contains("uart: echo ping\n"))
+        try client.send("a longer line typed by the client\n")
+        #expect(try client.receive(until: "\n").contains("uart: echo a longer line typed by the client"))
+        #expect(vm.waitForState(timeoutNanoseconds: 20_000_000_000) { $0 == .off } == .off)
+        #expect(vm.requestedExitStatus == 1)
+        try vm.destroy()
+    }
+
     @Test func uartTransmitterEmptyInterruptReachesTheGuest() throws {
         let log = Self.temporaryPath("console.log")
         defer { unlink(log) }
@@ -255,6 +273,13 @@ final class SocketClient {
             }
         }
         guard status == 0 else { throw Failure(description: "connect \(path): errno \(errno)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            throw Failure(description: "send: errno \(errno)")
+        }
     }
 
     /// Reads until the text contains `marker` or 20 s pass without data.
