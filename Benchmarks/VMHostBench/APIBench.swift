@@ -180,7 +180,12 @@ struct APIBench: ParsableCommand {
                 throw ValidationError("resume answered \(resumed.status) \(resumed.text)")
             }
             usleep(1_000)  // let the vCPUs get back into ring 3
+            let t4 = APIClock.nanoseconds()
+            let status = try client.request(.GET, "/vm")
+            let t5 = APIClock.nanoseconds()
+            guard status.status == 200 else { throw ValidationError("GET /vm answered \(status.status)") }
             if cycle >= warmup {
+                results.statusMicros.append(Double(t5 - t4) / 1000)
                 results.pauseMicros.append(Double(t1 - t0) / 1000)
                 results.resumeMicros.append(Double(t3 - t2) / 1000)
             }
@@ -194,6 +199,7 @@ struct APIBenchResults {
     let cpus: Int
     var pauseMicros: [Double] = []
     var resumeMicros: [Double] = []
+    var statusMicros: [Double] = []
     var socketReadyMs: Double?
     var firstSerialByteMs: Double?
     var peakRSSKiB: Int?
@@ -212,7 +218,8 @@ struct APIBenchResults {
         func us(_ v: Double) -> String { String(format: "%.1f us", v) }
         Swift.print("api: \(cycles) pause/resume cycles through the socket, \(cpus) vCPUs busy in ring 3 (smp-counter)")
         for (label, samples) in [("pause  (PATCH Paused  -> 204)", pauseMicros),
-                                 ("resume (PATCH Resumed -> 204)", resumeMicros)] {
+                                 ("resume (PATCH Resumed -> 204)", resumeMicros),
+                                 ("GET /vm, VM running (-> 200)", statusMicros)] {
             Swift.print("  \(label): median \(us(Self.percentile(samples, 50)))  p90 \(us(Self.percentile(samples, 90)))"
                 + "  p99 \(us(Self.percentile(samples, 99)))  max \(us(samples.max() ?? .nan))")
         }
