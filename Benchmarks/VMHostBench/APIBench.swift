@@ -33,11 +33,17 @@ struct APIBench: ParsableCommand {
     @Option(help: "Folder of the test guests (default: built from Tests/Guests into .build/test-guests).")
     var guests: String?
 
+    @Option(help: "Extra arguments for 'vmhost run' (space-separated), e.g. --no-default-devices.")
+    var vmhostArgs = ""
+
     @Flag(help: "Run VM and server in this process (latency only).")
     var inProcess = false
 
     @Flag(help: "Also print the results as one JSON line (for Benchmarks/qemu/qmp-pause.py).")
     var json = false
+
+    @Flag(help: "Run the measuring client thread SCHED_FIFO 1 (isolates the server from the client's wake-ups).")
+    var realtimeClient = false
 
     func run() throws {
         let folder = try guests ?? APIBenchGuests.folder()
@@ -63,6 +69,7 @@ struct APIBench: ParsableCommand {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
                              "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
+            + vmhostArgs.split(separator: " ").map(String.init)
         process.standardOutput = FileHandle.nullDevice
         let t0 = APIClock.nanoseconds()
         try process.run()
@@ -81,13 +88,14 @@ struct APIBench: ParsableCommand {
         results.socketReadyMs = Double(ready - t0) / 1e6
         let client = try ControlClient.connect(socketPath: socket)
         defer { client.close() }
-        results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         try waitForRunning(client)
         usleep(200_000)  // both vCPUs counting in ring 3
         try pauseResumeCycles(client, into: &results)
         results.peakRSSKiB = APIBenchFiles.statusField(pid: process.processIdentifier, "VmHWM")
         results.guestResidentKiB = APIBenchFiles.guestResidentKiB(pid: process.processIdentifier,
                                                                   guestMiB: memory)
+        results.fileBackedKiB = APIBenchFiles.fileBackedResidentKiB(pid: process.processIdentifier)
+        results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
         process.waitUntilExit()
     }
@@ -116,10 +124,14 @@ struct APIBench: ParsableCommand {
     private func measureInProcess(guest: String, into results: inout APIBenchResults) throws {
         var config = VMConfiguration()
         config.machine = MachineSettings(cpus: cpus, memoryMiB: memory, kernel: guest, cmdline: "cpus=\(cpus)")
+        let tc = APIClock.nanoseconds()
         let vm = try VirtualMachine.create(configuration: config, registry: PluginRegistry())
+        print(String(format: "  VirtualMachine.create: %.2f ms", Double(APIClock.nanoseconds() - tc) / 1e6))
         let directory = try APIBenchFiles.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        let t0 = APIClock.nanoseconds()
         let server = try ControlServer.start(vm: vm, socketPath: directory + "/api.sock")
+        print(String(format: "  ControlServer.start: %.2f ms", Double(APIClock.nanoseconds() - t0) / 1e6))
         defer { server.close() }
         try vm.powerOn()
         usleep(200_000)
@@ -141,6 +153,16 @@ struct APIBench: ParsableCommand {
     }
 
     private func pauseResumeCycles(_ client: ControlClient, into results: inout APIBenchResults) throws {
+        if realtimeClient {
+            var param = sched_param()
+            param.sched_priority = 1
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) != 0 { print("  (client stays normal)") }
+        }
+        defer {
+            var param = sched_param()
+            param.sched_priority = 0
+            pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
+        }
         let pause = Array(#"{"state":"Paused"}"#.utf8)
         let resume = Array(#"{"state":"Resumed"}"#.utf8)
         for cycle in 0..<(warmup + cycles) {
@@ -176,6 +198,7 @@ struct APIBenchResults {
     var firstSerialByteMs: Double?
     var peakRSSKiB: Int?
     var guestResidentKiB: Int?
+    var fileBackedKiB: Int?
     var serverTimeline: [String: Double]?
 
     static func percentile(_ samples: [Double], _ p: Double) -> Double {
@@ -197,6 +220,11 @@ struct APIBenchResults {
             Swift.print(String(format: "  process start -> API socket ready: %.2f ms", socketReadyMs)
                 + (serverTimeline?["api_socket_ready_ms"].map { String(format: " (server: %.2f ms after main)", $0) } ?? ""))
         }
+        if let serverTimeline, !serverTimeline.isEmpty {
+            let line = serverTimeline.sorted { $0.value < $1.value }
+                .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
+            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
+        }
         if let firstSerialByteMs {
             Swift.print(String(format: "  process start -> guest's first serial byte (hello, median of 5): %.2f ms",
                                firstSerialByteMs))
@@ -204,7 +232,8 @@ struct APIBenchResults {
         if let peakRSSKiB {
             let guest = guestResidentKiB ?? 0
             Swift.print("  peak RSS \(peakRSSKiB) KiB, guest RAM resident \(guest) KiB -> overhead "
-                + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024))
+                + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024)
+                + (fileBackedKiB.map { " (of the current RSS, \($0) KiB are file-backed: executable + libraries)" } ?? ""))
         }
         Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
         if json {
@@ -215,7 +244,12 @@ struct APIBenchResults {
                 "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
             ]
             if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
-            if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
+            if let serverTimeline, !serverTimeline.isEmpty {
+            let line = serverTimeline.sorted { $0.value < $1.value }
+                .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
+            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
+        }
+        if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }
@@ -259,27 +293,66 @@ private enum APIBenchFiles {
         }
     }
 
+    /// The whole of a /proc file (their size is 0 to stat, so read to EOF).
+    static func procFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// A `kB` field of /proc/<pid>/status.
     static func statusField(pid: Int32, _ name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = procFile("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
             return Int(line.split(separator: " ").dropFirst().first ?? "")
         }
         return nil
     }
 
-    /// Resident KiB of the guest-RAM mapping (the anonymous mapping of exactly the guest's size) in smaps.
+    /// Resident KiB of the guest-RAM mapping: the anonymous read-write mapping of the guest's size (the kernel
+    /// may merge a neighbouring anonymous mapping into it, so up to 4 MiB larger).
     static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
-        var inGuest = false
+        smapsSums(pid: pid).guest(guestMiB)
+    }
+
+    /// Resident KiB of file-backed mappings (executable and shared libraries).
+    static func fileBackedResidentKiB(pid: Int32) -> Int? {
+        smapsSums(pid: pid).fileBacked
+    }
+
+    private struct Sums {
+        var mappings: [(size: Int, rss: Int, anonymousRW: Bool, file: Bool)] = []
+        func guest(_ mib: Int) -> Int? {
+            mappings.first { $0.anonymousRW && $0.size >= mib * 1024 && $0.size < mib * 1024 + 4096 }?.rss
+        }
+        var fileBacked: Int { mappings.filter(\.file).reduce(0) { $0 + $1.rss } }
+    }
+
+    private static func smapsSums(pid: Int32) -> Sums {
+        var sums = Sums()
+        guard let text = procFile("/proc/\(pid)/smaps") else { return sums }
+        var anonymousRW = false
+        var file = false
+        var size = 0
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("Size:") {
-                inGuest = Int(line.split(separator: " ").dropFirst().first ?? "") == guestMiB * 1024
-            } else if inGuest, line.hasPrefix("Rss:") {
-                return Int(line.split(separator: " ").dropFirst().first ?? "")
+            let fields = line.split(separator: " ")
+            if let first = fields.first, first.contains("-"), first.first?.isHexDigit == true, fields.count >= 5 {
+                anonymousRW = fields[1].hasPrefix("rw") && fields.count == 5
+                file = fields.count >= 6 && fields[5].hasPrefix("/")
+            } else if line.hasPrefix("Size:") {
+                size = Int(fields.dropFirst().first ?? "") ?? 0
+            } else if line.hasPrefix("Rss:") {
+                sums.mappings.append((size, Int(fields.dropFirst().first ?? "") ?? 0, anonymousRW, file))
             }
         }
-        return nil
+        return sums
     }
 }
 

@@ -1,12 +1,15 @@
+import Glibc
 import NIOCore
+import NIOEmbedded
 import NIOHTTP1
-import NIOPosix
 import Synchronization
 
 /// A blocking client of the control API (the `vmhost` client verbs, tests, benchmarks): one keep-alive
-/// connection to the socket, one request at a time. Requests are encoded and responses parsed by NIO's HTTP
-/// codec. Not for use on an event loop.
-public final class ControlClient: Sendable {
+/// connection, one request at a time, on the caller's thread — a plain Unix socket written and read directly,
+/// with NIO's HTTP codec (in an `EmbeddedChannel` made per exchange on the calling thread, no threads of its
+/// own) encoding requests and parsing answers. No event loop hop sits between the caller and the socket, which
+/// keeps the measured latency the server's.
+public final class ControlClient: @unchecked Sendable {
     /// One HTTP answer.
     public struct Response: Sendable {
         public var status: Int
@@ -33,72 +36,90 @@ public final class ControlClient: Sendable {
         case connectFailed(path: String, reason: String)
         case connectionClosed(path: String)
         case timedOut(path: String, milliseconds: Int64)
+        case socketFailed(path: String, reason: String)
 
         public var description: String {
             switch self {
             case let .connectFailed(path, reason): return "cannot connect to \(path): \(reason)"
             case let .connectionClosed(path): return "\(path): the server closed the connection without an answer"
             case let .timedOut(path, ms): return "\(path): no answer within \(ms) ms"
+            case let .socketFailed(path, reason): return "\(path): \(reason)"
             }
         }
     }
 
     public let socketPath: String
-    private let channel: any Channel
-    private let handler: NIOLoopBound<ResponseCollector>
+    private let fd: Int32
     private let raw: Bool
+    private let lock = Mutex<Void>(())
+    private let shutDown = Atomic<Bool>(false)
 
-    private init(socketPath: String, channel: any Channel, handler: NIOLoopBound<ResponseCollector>, raw: Bool) {
+    private init(socketPath: String, fd: Int32, raw: Bool) {
         self.socketPath = socketPath
-        self.channel = channel
-        self.handler = handler
+        self.fd = fd
         self.raw = raw
+    }
+
+    deinit {
+        Glibc.close(fd)
+    }
+
+    /// The HTTP codec of one exchange: request encoder (or the raw stand-in) and response decoder. An
+    /// `EmbeddedChannel` belongs to the thread that made it, so each exchange makes its own.
+    private func makeCodec() throws -> EmbeddedChannel {
+        let codec = EmbeddedChannel()
+        let sync = codec.pipeline.syncOperations
+        if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
+        try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        return codec
     }
 
     /// Connects to the API socket. `raw`: requests are sent as the given bytes (`sendRaw`), for tests of
     /// malformed input; answers are still parsed by NIO's response decoder.
-    public static func connect(socketPath: String, raw: Bool = false,
-                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> ControlClient {
-        let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let sync = channel.pipeline.syncOperations
-                if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
-                try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-                try sync.addHandler(ResponseCollector(), name: "collector")
+    public static func connect(socketPath: String, raw: Bool = false) throws -> ControlClient {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ClientError.connectFailed(path: socketPath, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard socketPath.utf8.count < capacity else {
+            Glibc.close(fd)
+            throw ClientError.connectFailed(path: socketPath, reason: "path longer than \(capacity - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (i, byte) in socketPath.utf8.enumerated() { bytes[i] = byte }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        let channel: any Channel
-        do {
-            channel = try bootstrap.connect(unixDomainSocketPath: socketPath).wait()
-        } catch {
-            throw ClientError.connectFailed(path: socketPath, reason: "\(error)")
+        guard rc == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw ClientError.connectFailed(path: socketPath, reason: reason)
         }
-        let handler = try channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ResponseCollector.self),
-                         eventLoop: channel.eventLoop)
-        }.wait()
-        return ControlClient(socketPath: socketPath, channel: channel, handler: handler, raw: raw)
+        return ControlClient(socketPath: socketPath, fd: fd, raw: raw)
     }
 
     /// Sends one request and waits for its answer (`timeoutMilliseconds` nil: forever).
     public func request(_ method: HTTPMethod, _ path: String, json: [UInt8]? = nil,
                         timeoutMilliseconds: Int64? = nil) throws -> Response {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "localhost")
-        if let json {
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(json.count))
-        }
-        let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
-        let channel = self.channel
-        let handler = self.handler
-        return try exchange(timeoutMilliseconds: timeoutMilliseconds) { promise in
-            handler.value.expect(promise, streaming: nil)
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: "localhost")
             if let json {
-                channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: json))), promise: nil)
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: String(json.count))
             }
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            try codec.writeOutbound(HTTPClientRequestPart.head(
+                HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            if let json { try codec.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: json)))) }
+            try codec.writeOutbound(HTTPClientRequestPart.end(nil))
+            try sendEncoded(codec)
+            return try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
         }
     }
 
@@ -111,150 +132,158 @@ public final class ControlClient: Sendable {
     /// Sends `bytes` as they are (client made with `raw: true`) and waits for an answer; nil if the server
     /// closed the connection without one.
     public func sendRaw(_ bytes: [UInt8], timeoutMilliseconds: Int64? = 10_000) throws -> Response? {
-        let channel = self.channel
-        let handler = self.handler
-        do {
-            return try exchange(timeoutMilliseconds: timeoutMilliseconds) { promise in
-                handler.value.expect(promise, streaming: nil)
-                // The response decoder must see a request go out (it pairs responses with requests); the raw
-                // writer below it swallows that stand-in and the real bytes are written below the decoder.
-                let standIn = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-                channel.write(HTTPClientRequestPart.head(standIn), promise: nil)
-                if let context = try? channel.pipeline.syncOperations.context(handlerType: RawRequestWriter.self) {
-                    context.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes)), promise: nil)
+        try sendRaw(bytes, answers: 1, timeoutMilliseconds: timeoutMilliseconds).first
+    }
+
+    /// Sends `bytes` (holding `answers` pipelined requests) as they are and collects up to `answers` answers, in
+    /// order; fewer if the server closed the connection.
+    public func sendRaw(_ bytes: [UInt8], answers: Int, timeoutMilliseconds: Int64? = 10_000) throws -> [Response] {
+        try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
+            // The response decoder pairs answers with requests: let it see stand-in requests (the raw writer
+            // swallows them), then put the real bytes on the socket.
+            for _ in 0..<answers {
+                try codec.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET,
+                                                                                   uri: "/")))
+            }
+            try bytes.withUnsafeBytes { try writeAll($0) }
+            var responses: [Response] = []
+            for _ in 0..<answers {
+                do {
+                    responses.append(try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil))
+                } catch ClientError.connectionClosed {
+                    break
                 }
             }
-        } catch ClientError.connectionClosed {
-            return nil
+            return responses
         }
     }
 
     /// `GET /events`: calls `onLine` with every line (without the newline) until it returns false or the server
-    /// ends the stream. Returns the answer's head status and headers (body empty).
+    /// ends the stream. Returns the answer's status and headers (body empty).
     @discardableResult
-    public func followEvents(path: String = "/events", _ onLine: @escaping @Sendable (String) -> Bool) throws
-        -> Response {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "localhost")
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
-        let channel = self.channel
-        let handler = self.handler
-        let result = try exchange(timeoutMilliseconds: nil) { promise in
-            handler.value.expect(promise, streaming: onLine)
-            channel.writeAndFlush(HTTPClientRequestPart.head(head), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    public func followEvents(path: String = "/events", _ onLine: @escaping (String) -> Bool) throws -> Response {
+        try lock.withLock { _ in
+            let codec = try makeCodec()
+            defer { _ = try? codec.finish() }
+            var headers = HTTPHeaders()
+            headers.add(name: "Host", value: "localhost")
+            try codec.writeOutbound(HTTPClientRequestPart.head(
+                HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
+            try codec.writeOutbound(HTTPClientRequestPart.end(nil))
+            try sendEncoded(codec)
+            return try receive(codec, timeoutMilliseconds: nil, onLine: onLine)
         }
-        return result
     }
 
-    /// Closes the connection.
+    /// Ends the connection; a request or event stream blocked in another thread returns.
     public func close() {
-        try? channel.close().wait()
+        guard !shutDown.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
     }
 
-    private func exchange(timeoutMilliseconds: Int64?,
-                       _ send: @escaping @Sendable (EventLoopPromise<Response>) -> Void) throws -> Response {
-        let channel = self.channel
-        let path = socketPath
-        let promise = channel.eventLoop.makePromise(of: Response.self)
-        channel.eventLoop.execute {
-            send(promise)
-            if let timeoutMilliseconds {
-                let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMilliseconds)) {
-                    promise.fail(ClientError.timedOut(path: path, milliseconds: timeoutMilliseconds))
-                    channel.close(promise: nil)
+    // MARK: Socket I/O
+
+    private func sendEncoded(_ codec: EmbeddedChannel) throws {
+        while let data = try codec.readOutbound(as: IOData.self) {
+            guard case var .byteBuffer(buffer) = data else { continue }
+            try buffer.withUnsafeReadableBytes { try writeAll($0) }
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        }
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE || errno == ECONNRESET { throw ClientError.connectionClosed(path: socketPath) }
+                throw ClientError.socketFailed(path: socketPath, reason: "send: " + String(cString: strerror(errno)))
+            }
+            offset += n
+        }
+    }
+
+    /// Reads until one whole answer was parsed (or, streaming, until `onLine` says stop or the stream ends).
+    private func receive(_ codec: EmbeddedChannel, timeoutMilliseconds: Int64?,
+                         onLine: ((String) -> Bool)?) throws -> Response {
+        var response = Response(status: 0, headers: [], body: [])
+        var partialLine: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        let deadline = timeoutMilliseconds.map { Self.nowMilliseconds() + $0 }
+        while true {
+            // Parts already decoded first.
+            while let part = try codec.readInbound(as: HTTPClientResponsePart.self) {
+                switch part {
+                case let .head(head):
+                    response.status = Int(head.status.code)
+                    response.headers = head.headers.map { (name: $0.name, value: $0.value) }
+                case var .body(bytes):
+                    guard let chunk = bytes.readBytes(length: bytes.readableBytes) else { continue }
+                    guard let onLine else {
+                        response.body.append(contentsOf: chunk)
+                        continue
+                    }
+                    partialLine.append(contentsOf: chunk)
+                    while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
+                        let line = String(decoding: partialLine[..<newline], as: UTF8.self)
+                        partialLine.removeSubrange(...newline)
+                        if !onLine(line) {
+                            close()
+                            return response
+                        }
+                    }
+                case .end:
+                    return response
                 }
-                promise.futureResult.whenComplete { _ in timeout.cancel() }
+            }
+            if let deadline {
+                let left = deadline - Self.nowMilliseconds()
+                guard left > 0 else { throw ClientError.timedOut(path: socketPath, milliseconds: timeoutMilliseconds ?? 0) }
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&pfd, 1, Int32(min(left, Int64(Int32.max))))
+                if ready == 0 { throw ClientError.timedOut(path: socketPath, milliseconds: timeoutMilliseconds ?? 0) }
+                if ready < 0, errno != EINTR {
+                    throw ClientError.socketFailed(path: socketPath, reason: "poll: " + String(cString: strerror(errno)))
+                }
+                if ready < 0 { continue }
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == ECONNRESET, response.status == 0 { throw ClientError.connectionClosed(path: socketPath) }
+                if onLine != nil, response.status != 0 { return response }
+                throw ClientError.socketFailed(path: socketPath, reason: "recv: " + String(cString: strerror(errno)))
+            }
+            if n == 0 {
+                // End of stream: a stream that had begun is over; anything else got no answer.
+                if onLine != nil, response.status != 0 { return response }
+                throw ClientError.connectionClosed(path: socketPath)
+            }
+            do {
+                try codec.writeInbound(ByteBuffer(bytes: buffer[0..<n]))
+            } catch let error as HTTPParserError {
+                if onLine != nil, response.status != 0 { return response }
+                throw error
             }
         }
-        return try promise.futureResult.wait()
+    }
+
+    private static func nowMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }
 
-/// Marks the pipeline position raw requests are written from (between the socket and the response decoder),
-/// and drops the stand-in request parts the decoder passes down.
+/// Stands where the request encoder would, in a raw client: drops the stand-in request parts the response
+/// decoder passes down (the real bytes go to the socket directly).
 final class RawRequestWriter: ChannelOutboundHandler {
     typealias OutboundIn = HTTPClientRequestPart
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         promise?.succeed(())
-    }
-}
-
-/// Collects one response at a time (or streams its body lines) for `ControlClient`.
-final class ResponseCollector: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    private var promise: EventLoopPromise<ControlClient.Response>?
-    private var streaming: (@Sendable (String) -> Bool)?
-    private var response = ControlClient.Response(status: 0, headers: [], body: [])
-    private var partialLine: [UInt8] = []
-    private var closed = false
-
-    func expect(_ promise: EventLoopPromise<ControlClient.Response>, streaming: (@Sendable (String) -> Bool)?) {
-        guard !closed else {
-            promise.fail(ControlClient.ClientError.connectionClosed(path: ""))
-            return
-        }
-        self.promise = promise
-        self.streaming = streaming
-        response = ControlClient.Response(status: 0, headers: [], body: [])
-        partialLine = []
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case let .head(head):
-            response.status = Int(head.status.code)
-            response.headers = head.headers.map { (name: $0.name, value: $0.value) }
-        case var .body(buffer):
-            guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
-            if let streaming {
-                partialLine.append(contentsOf: bytes)
-                while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: partialLine[..<newline], as: UTF8.self)
-                    partialLine.removeSubrange(...newline)
-                    if !streaming(line) {
-                        self.streaming = nil
-                        finish()
-                        context.close(promise: nil)
-                        return
-                    }
-                }
-            } else {
-                response.body.append(contentsOf: bytes)
-            }
-        case .end:
-            finish()
-        }
-    }
-
-    private func finish() {
-        let promise = self.promise
-        self.promise = nil
-        promise?.succeed(response)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        closed = true
-        if streaming != nil, response.status != 0 {
-            finish()
-        } else {
-            promise?.fail(ControlClient.ClientError.connectionClosed(path: ""))
-            promise = nil
-        }
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if streaming != nil, response.status != 0, error is HTTPParserError {
-            // The server went away mid-stream: the stream is over.
-            finish()
-            context.close(promise: nil)
-            return
-        }
-        promise?.fail(error)
-        promise = nil
-        context.close(promise: nil)
     }
 }

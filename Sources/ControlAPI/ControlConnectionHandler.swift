@@ -177,7 +177,10 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                          "PATCH /vm: unknown state '\(patch.state)' (expected Paused or Resumed)", close: !keepAlive)
             return
         }
-        let vm = service.vm
+        guard let vm = service.vm else {
+            notYet(context: context, operation: target == .paused ? .suspend : .resume, keepAlive: keepAlive)
+            return
+        }
         runOperation(context: context, keepAlive: keepAlive) {
             switch target {
             case .paused: return try vm.suspend(reason: .user)
@@ -207,7 +210,10 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                          close: !keepAlive)
             return
         }
-        let vm = service.vm
+        guard let vm = service.vm else {
+            notYet(context: context, operation: type == .powerOff ? .powerOff : .reset, keepAlive: keepAlive)
+            return
+        }
         runOperation(context: context, keepAlive: keepAlive) {
             switch type {
             case .powerOff: return try vm.powerOff()
@@ -252,6 +258,12 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
         }
     }
 
+    /// The answer to an operation before the VM exists (the socket listens while the VM is being built).
+    private func notYet(context: ChannelHandlerContext, operation: VMOperation, keepAlive: Bool) {
+        let error = VMError.invalidState(operation: operation, current: .creating)
+        respondFault(context: context, status: Self.status(for: error), error.description, close: !keepAlive)
+    }
+
     static func status(for error: VMError) -> HTTPResponseStatus {
         switch error {
         case .invalidState, .invalidTransition, .unexpectedState, .guruMeditation, .emtsTerminated:
@@ -272,7 +284,7 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                                                                      headers: headers))), promise: nil)
         let vm = service.vm
         subscription = service.hub.subscribe(context.channel) { event in
-            event.state = vm.state.rawValue
+            event.state = (vm?.state ?? .creating).rawValue
         }
     }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import VMM
 
 /// The control API server of one VM: HTTP/1.1 with JSON bodies on a Unix domain socket (`vmhost run
@@ -21,6 +22,7 @@ public final class ControlServer: Sendable {
     private let service: ControlService
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
+    private let closed = Atomic<Bool>(false)
 
     private init(socketPath: String, service: ControlService, group: MultiThreadedEventLoopGroup,
                  channel: any Channel) {
@@ -30,22 +32,32 @@ public final class ControlServer: Sendable {
         self.channel = channel
     }
 
-    /// Starts serving `vm` on `socketPath` and marks `apiSocketReady` in `timeline`. `devices` returns the
-    /// current device instance tree for `GET /devices`; by default that is the instance tree of the VM's PDM
-    /// (`vm.parts`), whose walk progress lines then also go to the event stream.
+    /// Starts serving `vm` on `socketPath` (`listen` + `attach`).
     public static func start(vm: VirtualMachine, socketPath: String,
                              devices: (@Sendable () -> [DeviceInfo])? = nil,
                              timeline: BootTimeline = .process,
                              limits: ControlServerLimits = ControlServerLimits(),
+                             threadPriority: ControlThreadPriority = .realtime,
                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
+        let server = try listen(socketPath: socketPath, timeline: timeline, limits: limits,
+                                threadPriority: threadPriority, logger: logger)
+        server.attach(vm: vm, devices: devices)
+        return server
+    }
+
+    /// Starts listening on `socketPath` before the VM exists (so the socket is ready early in the process's
+    /// life) and marks `apiSocketReady` in `timeline`. Until `attach`, `GET /vm` answers state `creating` with
+    /// the boot timeline, `GET /devices` an empty list, and operations 409.
+    public static func listen(socketPath: String, timeline: BootTimeline = .process,
+                              limits: ControlServerLimits = ControlServerLimits(),
+                              threadPriority: ControlThreadPriority = .realtime,
+                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)
-        let pdm = devices == nil ? vm.parts?.pdm : nil
-        let noDevices: @Sendable () -> [DeviceInfo] = { [] }
-        let deviceSource = devices ?? pdm.map { DeviceInfo.source(for: $0) } ?? noDevices
-        let service = ControlService(vm: vm, devices: deviceSource, timeline: timeline, limits: limits,
-                                     ownerUID: uid, logger: logger)
+        let service = ControlService(timeline: timeline, limits: limits, ownerUID: uid, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group.next().execute { _ = threadPriority.apply() }
+        service.runner.applyPriority(threadPriority)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelOption(.maxMessagesPerRead, value: 8)
@@ -74,9 +86,21 @@ public final class ControlServer: Sendable {
         }
         timeline.mark(.apiSocketReady)
         logger.info("control API listening on \(socketPath)")
-        let server = ControlServer(socketPath: socketPath, service: service, group: group, channel: bound)
-        if let pdm { server.follow(pdm) }
-        return server
+        return ControlServer(socketPath: socketPath, service: service, group: group, channel: bound)
+    }
+
+    /// Serves `vm` from now on. `devices` returns the current device instance tree for `GET /devices`; by
+    /// default that is the instance tree of the VM's PDM (`vm.parts`), whose walk progress lines then also go to
+    /// the event stream. A second attach is ignored.
+    public func attach(vm: VirtualMachine, devices: (@Sendable () -> [DeviceInfo])? = nil) {
+        let pdm = devices == nil ? vm.parts?.pdm : nil
+        let noDevices: @Sendable () -> [DeviceInfo] = { [] }
+        let deviceSource = devices ?? pdm.map { DeviceInfo.source(for: $0) } ?? noDevices
+        guard service.attach(vm: vm, devices: deviceSource) else {
+            service.logger.warning("control API: a VM is attached already; ignoring the second")
+            return
+        }
+        if let pdm { follow(pdm) }
     }
 
     /// Publishes a power-walk progress line (who is still pending) on the event stream. Any thread.
@@ -95,6 +119,7 @@ public final class ControlServer: Sendable {
     /// Stops listening, lets the running operation finish and its answer go out, closes every connection,
     /// removes the socket. Not on the server's event loop. Idempotent.
     public func close() {
+        guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
         try? channel.close().wait()
         // Waits for the operation thread; its answer is then queued on the event loop.
         service.shutdown()

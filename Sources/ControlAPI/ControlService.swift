@@ -3,13 +3,11 @@ import NIOCore
 import Synchronization
 import VMM
 
-/// What every connection handler shares: the VM, the operation thread, the event hub, the device tree source
-/// and the limits. All of it is safe from any thread.
+/// What every connection handler shares: the VM (once attached), the operation thread, the event hub, the
+/// device tree source and the limits. All of it is safe from any thread.
 final class ControlService: Sendable {
-    let vm: VirtualMachine
     let runner: VMOperationRunner
     let hub: ControlEventHub
-    let devices: @Sendable () -> [DeviceInfo]
     let timeline: BootTimeline
     let limits: ControlServerLimits
     let logger: Logger
@@ -18,45 +16,72 @@ final class ControlService: Sendable {
     let connections = Atomic<Int>(0)
     /// Timeline microseconds when the VM first reached `running`; < 0 before.
     private let firstRunning = FirstRunningClock()
-    private let listenerToken: VMStateMachine.ListenerToken
 
-    init(vm: VirtualMachine, devices: @escaping @Sendable () -> [DeviceInfo], timeline: BootTimeline,
-         limits: ControlServerLimits, ownerUID: UInt32, logger: Logger) {
-        self.vm = vm
+    private struct Binding {
+        let vm: VirtualMachine
+        let devices: @Sendable () -> [DeviceInfo]
+        let token: VMStateMachine.ListenerToken
+    }
+    private let binding = Mutex<Binding?>(nil)
+
+    init(timeline: BootTimeline, limits: ControlServerLimits, ownerUID: UInt32, logger: Logger) {
         self.runner = VMOperationRunner()
         self.hub = ControlEventHub(timeline: timeline)
-        self.devices = devices
         self.timeline = timeline
         self.limits = limits
         self.ownerUID = ownerUID
         self.logger = logger
-        let hub = self.hub
-        let firstRunning = self.firstRunning
-        // Called on the EMT making the transition with the state lock held: only publish (no VM calls that
-        // take the state lock). The guru record is set before the guru transition, under its own lock.
-        listenerToken = vm.stateMachine.addListener { [weak vm] new, old in
-            if new == .running { firstRunning.markIfUnset(timeline) }
-            hub.publish(type: "state") { event in
-                event.state = new.rawValue
-                event.previous = old.rawValue
-            }
-            if new == .guruMeditation, let guru = vm?.guruMeditation {
-                hub.publish(type: "guru_meditation") { event in
-                    event.vcpu = guru.vcpu
-                    event.reason = guru.reason
+    }
+
+    /// The VM, once attached (before: the API answers as for a VM in state `creating`).
+    var vm: VirtualMachine? { binding.withLock { $0?.vm } }
+
+    /// Serves `vm` from now on; false if a VM is attached already.
+    func attach(vm: VirtualMachine, devices: @escaping @Sendable () -> [DeviceInfo]) -> Bool {
+        binding.withLock { binding in
+            guard binding == nil else { return false }
+            let hub = self.hub
+            let timeline = self.timeline
+            let firstRunning = self.firstRunning
+            // Called on the EMT making the transition with the state lock held: only publish (no VM calls that
+            // take the state lock). The guru record is set before the guru transition, under its own lock.
+            let token = vm.stateMachine.addListener { [weak vm] new, old in
+                if new == .running { firstRunning.markIfUnset(timeline) }
+                hub.publish(type: "state") { event in
+                    event.state = new.rawValue
+                    event.previous = old.rawValue
+                }
+                if new == .guruMeditation, let guru = vm?.guruMeditation {
+                    hub.publish(type: "guru_meditation") { event in
+                        event.vcpu = guru.vcpu
+                        event.reason = guru.reason
+                    }
                 }
             }
+            if vm.state == .running || vm.state == .suspended { firstRunning.markIfUnset(timeline) }
+            binding = Binding(vm: vm, devices: devices, token: token)
+            return true
         }
-        if vm.state == .running || vm.state == .suspended { firstRunning.markIfUnset(timeline) }
     }
 
     func shutdown() {
-        vm.stateMachine.removeListener(listenerToken)
+        if let bound = binding.withLock({ $0 }) { bound.vm.stateMachine.removeListener(bound.token) }
         runner.shutdown()
+    }
+
+    /// `GET /devices` (empty before a VM is attached).
+    func devices() -> [DeviceInfo] {
+        binding.withLock { $0?.devices }?() ?? []
     }
 
     /// `GET /vm`.
     func status() -> VMStatusResponse {
+        var boot: [String: Double] = [:]
+        for (milestone, ms) in timeline.snapshot() { boot[milestone.description] = ms }
+        guard let vm else {
+            return VMStatusResponse(state: VMState.creating.rawValue, reason: nil, vcpus: 0, uptimeMs: nil,
+                                    bootTimeline: boot, exitStatus: nil, guruMeditation: nil)
+        }
         let state = vm.state
         let guru = vm.guruMeditation
         var reason: String?
@@ -66,8 +91,6 @@ final class ControlService: Sendable {
         default: reason = nil
         }
         let uptime = firstRunning.milliseconds().map { timeline.nowMilliseconds() - $0 }
-        var boot: [String: Double] = [:]
-        for (milestone, ms) in timeline.snapshot() { boot[milestone.description] = ms }
         return VMStatusResponse(
             state: state.rawValue, reason: reason, vcpus: vm.vcpuCount, uptimeMs: uptime, bootTimeline: boot,
             exitStatus: vm.requestedExitStatus,

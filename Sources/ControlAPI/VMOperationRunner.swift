@@ -19,6 +19,11 @@ final class VMOperationRunner: Sendable {
         pool.runIfActive(eventLoop: eventLoop, work)
     }
 
+    /// Sets the operation thread's scheduling (runs as its first work item).
+    func applyPriority(_ priority: ControlThreadPriority) {
+        pool.submit { _ in _ = priority.apply() }
+    }
+
     /// Waits for the running operation and stops the thread.
     func shutdown() {
         try? pool.syncShutdownGracefully()

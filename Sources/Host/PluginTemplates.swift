@@ -63,16 +63,21 @@ struct PluginTemplates {
             init(context: DeviceContext) throws {
                 try context.config.validate(keys: ["iobase"])
                 let base = try context.config.integer("iobase", as: UInt16.self, default: \(port), in: 0...0xfffc)
-                try context.registerPorts(
-                    base: base, count: 4, description: "\(name) register",
-                    read: { [unowned self] offset, size in
-                        (self.register >> (UInt32(offset) * 8)) & mask(size)
-                    },
-                    write: { [unowned self] offset, size, value in
-                        let shift = UInt32(offset) * 8
-                        let bits = mask(size) << shift
-                        self.register = (self.register & ~bits) | ((value << shift) & bits)
-                    })
+                // Method references: the context owns the handlers and drops them at destruct.
+                try context.registerPorts(base: base, count: 4, description: "\(name) register",
+                                          read: guestRead, write: guestWrite)
+            }
+
+            /// A guest read of `size` bytes at `offset` into the register.
+            private func guestRead(offset: UInt16, size: Int) -> UInt32 {
+                (register >> (UInt32(offset) * 8)) & mask(size)
+            }
+
+            /// A guest write of `size` bytes at `offset` into the register.
+            private func guestWrite(offset: UInt16, size: Int, value: UInt32) {
+                let shift = UInt32(offset) * 8
+                let bits = mask(size) << shift
+                register = (register & ~bits) | ((value << shift) & bits)
             }
 
             func reset() -> PowerResult {
@@ -168,10 +173,14 @@ struct PluginTemplates {
                 if try context.attachBelow() {
                     below = context.queryBelow(CharConnector.self)
                 }
-                connector = context.offerCharConnector(write: { [unowned self] bytes in
-                    self.total.add(Int64(bytes.count), ordering: .relaxed)
-                    return self.below?.write(bytes) ?? Int64(bytes.count)
-                })
+                // A method reference: the context owns the connector's closure and drops it at destruct.
+                connector = context.offerCharConnector(write: passOn)
+            }
+
+            /// Bytes from the device (or driver) above: count them, hand them to the driver below if any.
+            private func passOn(_ bytes: UnsafeRawBufferPointer) -> Int64 {
+                total.add(Int64(bytes.count), ordering: .relaxed)
+                return below?.write(bytes) ?? Int64(bytes.count)
             }
 
             func powerOff() -> PowerResult {

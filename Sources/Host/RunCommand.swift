@@ -29,10 +29,17 @@ struct RunCommand: ParsableCommand {
         SignalWatcher.blockInProcess()
         let configuration = try machine.configuration()
         BootTimeline.process.mark(.configurationLoaded)
-        var server: ControlServer?
+        // The control socket listens before plugins load and the VM is built (it answers "creating" until then).
+        let server: ControlServer?
+        do {
+            server = try apiSocket.map { path throws(ControlServerError) in try ControlServer.listen(socketPath: path) }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
         defer { server?.close() }
         let vm = try VMLauncher.launch(configuration: configuration, pluginPaths: machine.pluginPaths, logger: logger) {
-            vm in server = try apiSocket.map { try ControlServer.start(vm: vm, socketPath: $0) }
+            vm in server?.attach(vm: vm)
         }
         SignalWatcher.start { signal in
             logger.notice("signal \(signal): powering off")
@@ -48,7 +55,6 @@ struct RunCommand: ParsableCommand {
             _ = try? vm.powerOff()
         }
         server?.close()
-        server = nil
         do { try vm.destroy() } catch { logger.error("destroy: \(error)") }
         logger.info("VM off, exit status \(status)")
         throw ExitCode(status)

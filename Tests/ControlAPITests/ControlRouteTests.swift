@@ -1,4 +1,5 @@
 import ControlAPI
+import Logging
 import Glibc
 import NIOHTTP1
 import Synchronization
@@ -199,6 +200,33 @@ import VMM
         #expect(pause.status == 409)
         #expect(pause.faultMessage == "cannot suspend: the VM is guruMeditation")
         #expect(try client.request(.PUT, "/actions", body: VMAction(.powerOff)).status == 204)
+    }
+
+    @Test func socketListensBeforeTheVMExistsThenServesIt() throws {
+        let directory = makePrivateDirectory()
+        defer { removeDirectory(directory) }
+        var logger = Logger(label: "test.api")
+        logger.logLevel = .critical
+        let timeline = BootTimeline()
+        let server = try ControlServer.listen(socketPath: directory + "/api.sock", timeline: timeline, logger: logger)
+        defer { server.close() }
+        let client = try ControlClient.connect(socketPath: directory + "/api.sock")
+        defer { client.close() }
+        let early = try client.request(.GET, "/vm").decode(VMStatusResponse.self)
+        #expect(early.state == "creating")
+        #expect(early.bootTimeline["api_socket_ready_ms"] != nil)
+        #expect(try client.request(.GET, "/devices").decode(DeviceTreeResponse.self).devices.isEmpty)
+        let pause = try client.request(.PATCH, "/vm", body: VMStatePatch(state: .paused))
+        #expect(pause.status == 409)
+        #expect(pause.faultMessage == "cannot suspend: the VM is creating")
+
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        server.attach(vm: t.vm, devices: DeviceInfo.source(for: t.harness.pdm))
+        #expect(try client.request(.GET, "/vm").decode(VMStatusResponse.self).state == "running")
+        #expect(try client.request(.GET, "/devices").decode(DeviceTreeResponse.self).devices.count == 2)
+        #expect(try client.request(.PATCH, "/vm", body: VMStatePatch(state: .paused)).status == 204)
+        #expect(t.vm.state == .suspended)
     }
 
     @Test func unknownRoutesAndWrongMethods() throws {

@@ -69,7 +69,6 @@ import VMM
         // The event stream, followed for the whole storm.
         let streamed = Mutex<[ControlEvent]>([])
         let follower = try ControlClient.connect(socketPath: socketPath)
-        let stop = Atomic<Bool>(false)
         let subscribed = Atomic<Bool>(false)
         let failures = Mutex<[String]>([])
         let outcomes = Mutex<[String: Int]>([:])
@@ -80,9 +79,11 @@ import VMM
         runOnThreads(clientCount + 1) { index in
             if index == clientCount {
                 _ = try? follower.followEvents { line in
-                    if let event = try? ControlEvent(jsonLine: line) { streamed.withLock { $0.append(event) } }
+                    guard let event = try? ControlEvent(jsonLine: line) else { return false }
+                    streamed.withLock { $0.append(event) }
                     subscribed.store(true, ordering: .sequentiallyConsistent)
-                    return !stop.load(ordering: .sequentiallyConsistent)
+                    // The reset after the storm marks the end: every storm event came before it.
+                    return event.previous != "resetting"
                 }
                 return
             }
@@ -90,18 +91,17 @@ import VMM
             guard let client = try? ControlClient.connect(socketPath: socketPath) else {
                 failures.withLock { $0.append("client \(index) cannot connect") }
                 if finishedClients.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == clientCount {
-                    stop.store(true, ordering: .sequentiallyConsistent)
                     follower.close()
                 }
                 return
             }
             defer {
-                // The last client to finish ends the stream: one more transition after `stop` is set.
+                // The last client to finish ends the stream with a reset (no suspend/resume transitions).
                 if finishedClients.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == clientCount {
                     stormMs.store(Int(start.nowMilliseconds()), ordering: .sequentiallyConsistent)
-                    stop.store(true, ordering: .sequentiallyConsistent)
-                    let toggle: VMStatePatch = vm.state == .running ? .init(state: .paused) : .init(state: .resumed)
-                    _ = try? client.request(.PATCH, "/vm", body: toggle)
+                    if (try? client.request(.PUT, "/actions", body: VMAction(.reset)))?.status != 204 {
+                        follower.close()
+                    }
                 }
                 client.close()
             }
@@ -140,8 +140,7 @@ import VMM
         #expect(seen.suspendChecks > 100)
 
         // Replies match the event stream: one suspending->suspended per "done" pause, one resuming->running per
-        // "done" resume (the closing request above adds one of either), and the stream equals the VM's own
-        // record of transitions with no gap in seq.
+        // "done" resume, and the stream equals the VM's own record of transitions with no gap in seq.
         let events = streamed.withLock { $0 }
         let stateEvents = events.dropFirst().filter { $0.type == "state" }
         let streamTransitions = stateEvents.map { "\($0.previous ?? "?")->\($0.state ?? "?")" }
@@ -153,13 +152,17 @@ import VMM
         let resumes = streamTransitions.filter { $0 == "resuming->running" }.count
         let donePauses = counts["pause:done"] ?? 0
         let doneResumes = counts["resume:done"] ?? 0
-        #expect(suspends == donePauses || suspends == donePauses + 1, "stream \(suspends) vs replies \(donePauses)")
-        #expect(resumes == doneResumes || resumes == doneResumes + 1, "stream \(resumes) vs replies \(doneResumes)")
+        #expect(suspends == donePauses, "stream \(suspends) vs replies \(donePauses)")
+        #expect(resumes == doneResumes, "stream \(resumes) vs replies \(doneResumes)")
+        #expect(streamTransitions.last?.hasPrefix("resetting->") == true)
         #expect(donePauses > 100 && doneResumes > 100)
 
         // Sequentially: counters frozen while suspended, moving after resume.
         let client = try ControlClient.connect(socketPath: socketPath)
         defer { client.close() }
+        if vm.state == .suspended {
+            #expect(try client.request(.PATCH, "/vm", body: VMStatePatch(state: .resumed)).status == 204)
+        }
         #expect(try client.request(.PATCH, "/vm", body: VMStatePatch(state: .paused)).status == 204)
         let frozen = Self.counters(memory, vcpus: vcpus)
         usleep(50_000)

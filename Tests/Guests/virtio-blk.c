@@ -14,6 +14,8 @@
  *   start=S       first sector (default 0)
  *   seed=X        pattern seed (default 0x5eed)
  *   repeat=R      write/read phases run R times (default 1) — for long runs (suspend / power-off tests)
+ *   hang=1        after the first write phase and its flush, print `virtio-blk: flushed writes=<n>` and spin
+ *                 forever (a host can then kill itself hard and check the data)
  *   fill=0        do not write the pattern into the buffers before each write (benchmarks; implies no check)
  *
  * Each 32-bit word w of sector s holds (s << 12) ^ (w * 0x9e3779b1) ^ seed. The number of write requests the
@@ -292,6 +294,12 @@ int guest_main(unsigned cpu)
             if (low) {
                 submit(0, 4, 0);
                 drain();
+            }
+            if (arg_u64("hang", 0)) {
+                com1_puts("virtio-blk: flushed writes=");
+                com1_putu(((volatile u64 *)STATUS_PAGE)[0]);
+                com1_putc('\n');
+                for (;;) cpu_relax();
             }
         }
         if (do_read) phase(0, start, blocks);

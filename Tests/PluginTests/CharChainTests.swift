@@ -160,6 +160,41 @@ extension TestCharSuites {
             #expect(access(path, F_OK) != 0)  // the socket file is removed at destruct
         }
 
+        @Test func suspendWaitsForASlowSocketClient() throws {
+            let path = temporaryPath("slow.sock")
+            let h = try harness([DriverConfig(name: "Char", settings: ["buffer-size": .integer(1 << 20)]),
+                                 DriverConfig(name: "UnixSocket", settings: ["path": .string(path)])])
+            let client = try UnixClient(path: path)
+            defer { client.close() }
+            // Make sure the server has accepted the client: its input reaches the UART.
+            h.portOut(Self.fcr, value: 0x01)
+            try client.send("x")
+            var accepted = false
+            for _ in 0..<5000 where !accepted {
+                accepted = h.portIn(Self.lsr).value & 0x01 != 0
+                if !accepted { usleep(1000) }
+            }
+            #expect(accepted)
+            // Far more than a Unix socket buffers: the client reads nothing yet, so the writer stalls.
+            let payload = (0..<(320 << 10)).map { UInt8(32 + $0 % 95) }  // printable ASCII
+            for byte in payload { h.portOut(Self.thr, value: UInt32(byte)) }
+            let reader = Completion()
+            let received = ReceivedBytes()
+            let thread = Thread {
+                usleep(200_000)
+                received.set((try? client.receive(count: payload.count)) ?? "")
+                reader.finish()
+            }
+            thread.start()
+            try h.suspend()  // pending until the client has drained Char's buffer
+            #expect(reader.wait())
+            #expect(received.value.utf8.count == payload.count)
+            #expect(Array(received.value.utf8) == payload)
+            let messages = h.messages(of: "Serial16550/0/0/Char/0")
+            #expect(messages.contains { $0.hasPrefix("flushing ") })
+            #expect(messages.last == "flushed")
+        }
+
         @Test func unixSocketRefusesAPathThatIsNotASocket() throws {
             let path = temporaryPath("not-a-socket")
             try Data("x".utf8).write(to: URL(fileURLWithPath: path))
@@ -175,8 +210,16 @@ extension TestCharSuites {
     }
 }
 
+/// Bytes handed from a reader thread to the test.
+final class ReceivedBytes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = ""
+    var value: String { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ text: String) { lock.lock(); stored = text; lock.unlock() }
+}
+
 /// A blocking Unix stream socket client for the console tests.
-final class UnixClient {
+final class UnixClient: @unchecked Sendable {
     private var fd: Int32
 
     struct Failure: Error, CustomStringConvertible { let description: String }

@@ -106,6 +106,37 @@ import VMM
         try vm.destroy()
     }
 
+    @Test func socketClientTypesIntoTheGuestsUART() throws {
+        let socket = Self.temporaryPath("console.sock")
+        let vm = try Self.makeVM(guest: "uart", cmdline: "echo=2",
+                                 console: DriverConfig(name: "UnixSocket", settings: ["path": .string(socket)]))
+        let client = try SocketClient(path: socket)
+        defer { client.close() }
+        usleep(50_000)  // let the driver's I/O thread accept the client before the guest prints
+        try vm.powerOn()
+        #expect(try client.receive(until: "uart: ready\n").contains("uart: PASS\n"))
+        try client.send("ping\n")
+        #expect(try client.receive(until: "uart: echo ping\n").contains("uart: echo ping\n"))
+        try client.send("a longer line typed by the client\n")
+        #expect(try client.receive(until: "\n").contains("uart: echo a longer line typed by the client"))
+        #expect(vm.waitForState(timeoutNanoseconds: 20_000_000_000) { $0 == .off } == .off)
+        #expect(vm.requestedExitStatus == 1)
+        try vm.destroy()
+    }
+
+    @Test func uartTransmitterEmptyInterruptReachesTheGuest() throws {
+        let log = Self.temporaryPath("console.log")
+        defer { unlink(log) }
+        let vm = try Self.makeVM(guest: "irq", cmdline: "source=serial irq=4",
+                                 console: DriverConfig(name: "File", settings: ["path": .string(log)]))
+        try vm.powerOn()
+        #expect(vm.waitForState(timeoutNanoseconds: 20_000_000_000) { $0 == .off } == .off)
+        let status = vm.requestedExitStatus
+        try vm.destroy()
+        #expect(Self.text(log).contains("irq: PASS"), "\(Self.text(log))")
+        #expect(status == 1)
+    }
+
     // MARK: virtio-blk
 
     @Test(arguments: [true, false])
@@ -185,6 +216,42 @@ import VMM
         // Requests complete in submission order (one medium thread), so the first `acknowledged` blocks are on disk.
         #expect(try Self.badSectors(image, count: acknowledged * 8, seed: 0x77).isEmpty)
     }
+
+    @Test func sigkillAfterAnAcknowledgedFlushKeepsTheData() throws {
+        let image = try Self.makeImage(megabytes: 16)
+        let log = Self.temporaryPath("blk.log")
+        let config = Self.temporaryPath("vm.yaml")
+        defer { unlink(image); unlink(log); unlink(config) }
+        let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let yaml = """
+            plugin-paths: ["\(products.path)"]
+            machine:
+              memory-mib: 64
+              kernel: "\(try TestGuests.path("virtio-blk"))"
+              cmdline: "\(Self.blkCmdline) op=write blocks=2048 bs=4096 depth=32 seed=0x99 hang=1"
+            devices:
+              - name: DebugExit
+              - name: Serial16550
+                luns:
+                  - driver: {name: Char, below: {name: File, settings: {path: "\(log)"}}}
+              - name: VirtioBlk
+                luns:
+                  - driver: {name: Block, below: {name: RawFile, settings: {path: "\(image)"}}}
+            """
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = products.appendingPathComponent("vmhost")
+        process.arguments = ["run", "--config", config, "--no-default-devices"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let flushed = eventually(timeoutMilliseconds: 30_000) { Self.text(log).contains("virtio-blk: flushed writes=2048") }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(flushed, "\(Self.text(log))")
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(try Self.badSectors(image, count: 2048 * 8, seed: 0x99).isEmpty)
+    }
 }
 
 /// A blocking Unix stream socket client.
@@ -206,6 +273,13 @@ final class SocketClient {
             }
         }
         guard status == 0 else { throw Failure(description: "connect \(path): errno \(errno)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            throw Failure(description: "send: errno \(errno)")
+        }
     }
 
     /// Reads until the text contains `marker` or 20 s pass without data.

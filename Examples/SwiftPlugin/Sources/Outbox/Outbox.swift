@@ -29,18 +29,19 @@ final class Outbox: DevicePlugin {
         try context.config.validate(keys: ["iobase", "send-ms"])
         let base = try context.config.integer("iobase", as: UInt16.self, default: 0x530, in: 0...0xfffe)
         sendMilliseconds = try context.config.integer("send-ms", as: Int64.self, default: 20, in: 0...10_000)
-        try context.registerPorts(base: base, count: 2, description: "outbox",
-                                  read: { [unowned self] offset, size in self.read(offset: offset, size: size) },
-                                  write: { [unowned self] offset, _, value in self.write(offset: offset, value: value) })
+        // Method references: the context owns the handlers and drops them at destruct.
+        try context.registerPorts(base: base, count: 2, description: "outbox", read: guestRead, write: guestWrite)
         context.log("ports 0x\(String(base, radix: 16))..0x\(String(base + 1, radix: 16)), send-ms \(sendMilliseconds)")
     }
 
-    private func read(offset: UInt16, size: Int) -> UInt32 {
+    /// A guest read: `iobase+0` bytes queued, `iobase+1` bytes sent.
+    private func guestRead(offset: UInt16, size: Int) -> UInt32 {
         let value: UInt32 = queue.withLock { q in offset == 0 ? UInt32(q.pending.count) : q.sent }
         return size >= 4 ? value : value & ((1 << (UInt32(size) * 8)) - 1)
     }
 
-    private func write(offset: UInt16, value: UInt32) {
+    /// A guest write: `iobase+0` queues the low byte.
+    private func guestWrite(offset: UInt16, size: Int, value: UInt32) {
         guard offset == 0 else { return }
         queue.withLock { $0.pending.append(UInt8(truncatingIfNeeded: value)) }
     }
