@@ -88,13 +88,14 @@ struct APIBench: ParsableCommand {
         results.socketReadyMs = Double(ready - t0) / 1e6
         let client = try ControlClient.connect(socketPath: socket)
         defer { client.close() }
-        results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         try waitForRunning(client)
         usleep(200_000)  // both vCPUs counting in ring 3
         try pauseResumeCycles(client, into: &results)
         results.peakRSSKiB = APIBenchFiles.statusField(pid: process.processIdentifier, "VmHWM")
         results.guestResidentKiB = APIBenchFiles.guestResidentKiB(pid: process.processIdentifier,
                                                                   guestMiB: memory)
+        results.fileBackedKiB = APIBenchFiles.fileBackedResidentKiB(pid: process.processIdentifier)
+        results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
         process.waitUntilExit()
     }
@@ -179,7 +180,12 @@ struct APIBench: ParsableCommand {
                 throw ValidationError("resume answered \(resumed.status) \(resumed.text)")
             }
             usleep(1_000)  // let the vCPUs get back into ring 3
+            let t4 = APIClock.nanoseconds()
+            let status = try client.request(.GET, "/vm")
+            let t5 = APIClock.nanoseconds()
+            guard status.status == 200 else { throw ValidationError("GET /vm answered \(status.status)") }
             if cycle >= warmup {
+                results.statusMicros.append(Double(t5 - t4) / 1000)
                 results.pauseMicros.append(Double(t1 - t0) / 1000)
                 results.resumeMicros.append(Double(t3 - t2) / 1000)
             }
@@ -193,10 +199,12 @@ struct APIBenchResults {
     let cpus: Int
     var pauseMicros: [Double] = []
     var resumeMicros: [Double] = []
+    var statusMicros: [Double] = []
     var socketReadyMs: Double?
     var firstSerialByteMs: Double?
     var peakRSSKiB: Int?
     var guestResidentKiB: Int?
+    var fileBackedKiB: Int?
     var serverTimeline: [String: Double]?
 
     static func percentile(_ samples: [Double], _ p: Double) -> Double {
@@ -210,13 +218,19 @@ struct APIBenchResults {
         func us(_ v: Double) -> String { String(format: "%.1f us", v) }
         Swift.print("api: \(cycles) pause/resume cycles through the socket, \(cpus) vCPUs busy in ring 3 (smp-counter)")
         for (label, samples) in [("pause  (PATCH Paused  -> 204)", pauseMicros),
-                                 ("resume (PATCH Resumed -> 204)", resumeMicros)] {
+                                 ("resume (PATCH Resumed -> 204)", resumeMicros),
+                                 ("GET /vm, VM running (-> 200)", statusMicros)] {
             Swift.print("  \(label): median \(us(Self.percentile(samples, 50)))  p90 \(us(Self.percentile(samples, 90)))"
                 + "  p99 \(us(Self.percentile(samples, 99)))  max \(us(samples.max() ?? .nan))")
         }
         if let socketReadyMs {
             Swift.print(String(format: "  process start -> API socket ready: %.2f ms", socketReadyMs)
                 + (serverTimeline?["api_socket_ready_ms"].map { String(format: " (server: %.2f ms after main)", $0) } ?? ""))
+        }
+        if let serverTimeline, !serverTimeline.isEmpty {
+            let line = serverTimeline.sorted { $0.value < $1.value }
+                .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
+            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
         }
         if let firstSerialByteMs {
             Swift.print(String(format: "  process start -> guest's first serial byte (hello, median of 5): %.2f ms",
@@ -225,7 +239,8 @@ struct APIBenchResults {
         if let peakRSSKiB {
             let guest = guestResidentKiB ?? 0
             Swift.print("  peak RSS \(peakRSSKiB) KiB, guest RAM resident \(guest) KiB -> overhead "
-                + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024))
+                + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024)
+                + (fileBackedKiB.map { " (of the current RSS, \($0) KiB are file-backed: executable + libraries)" } ?? ""))
         }
         Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
         if json {
@@ -236,7 +251,12 @@ struct APIBenchResults {
                 "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
             ]
             if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
-            if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
+            if let serverTimeline, !serverTimeline.isEmpty {
+            let line = serverTimeline.sorted { $0.value < $1.value }
+                .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
+            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
+        }
+        if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }
@@ -303,20 +323,43 @@ private enum APIBenchFiles {
         return nil
     }
 
-    /// Resident KiB of the guest-RAM mapping (the anonymous mapping of exactly the guest's size) in smaps.
+    /// Resident KiB of the guest-RAM mapping: the anonymous read-write mapping of the guest's size (the kernel
+    /// may merge a neighbouring anonymous mapping into it, so up to 4 MiB larger).
     static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
-        guard let text = procFile("/proc/\(pid)/smaps") else { return nil }
-        var inGuest = false
-        var found = false
+        smapsSums(pid: pid).guest(guestMiB)
+    }
+
+    /// Resident KiB of file-backed mappings (executable and shared libraries).
+    static func fileBackedResidentKiB(pid: Int32) -> Int? {
+        smapsSums(pid: pid).fileBacked
+    }
+
+    private struct Sums {
+        var mappings: [(size: Int, rss: Int, anonymousRW: Bool, file: Bool)] = []
+        func guest(_ mib: Int) -> Int? {
+            mappings.first { $0.anonymousRW && $0.size >= mib * 1024 && $0.size < mib * 1024 + 4096 }?.rss
+        }
+        var fileBacked: Int { mappings.filter(\.file).reduce(0) { $0 + $1.rss } }
+    }
+
+    private static func smapsSums(pid: Int32) -> Sums {
+        var sums = Sums()
+        guard let text = procFile("/proc/\(pid)/smaps") else { return sums }
+        var anonymousRW = false
+        var file = false
+        var size = 0
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("Size:") {
-                inGuest = Int(line.split(separator: " ").dropFirst().first ?? "") == guestMiB * 1024
-                if inGuest { found = true }
-            } else if inGuest, line.hasPrefix("Rss:") {
-                return Int(line.split(separator: " ").dropFirst().first ?? "")
+            let fields = line.split(separator: " ")
+            if let first = fields.first, first.contains("-"), first.first?.isHexDigit == true, fields.count >= 5 {
+                anonymousRW = fields[1].hasPrefix("rw") && fields.count == 5
+                file = fields.count >= 6 && fields[5].hasPrefix("/")
+            } else if line.hasPrefix("Size:") {
+                size = Int(fields.dropFirst().first ?? "") ?? 0
+            } else if line.hasPrefix("Rss:") {
+                sums.mappings.append((size, Int(fields.dropFirst().first ?? "") ?? 0, anonymousRW, file))
             }
         }
-        return found ? 0 : nil
+        return sums
     }
 }
 

@@ -53,6 +53,8 @@ public final class ControlClient: @unchecked Sendable {
     private let raw: Bool
     private let lock = Mutex<Void>(())
     private let shutDown = Atomic<Bool>(false)
+    /// The codec and the thread that made it (reused while the same thread asks; guarded by `lock`).
+    private nonisolated(unsafe) var cachedCodec: (codec: EmbeddedChannel, thread: pthread_t)?
 
     private init(socketPath: String, fd: Int32, raw: Bool) {
         self.socketPath = socketPath
@@ -64,13 +66,17 @@ public final class ControlClient: @unchecked Sendable {
         Glibc.close(fd)
     }
 
-    /// The HTTP codec of one exchange: request encoder (or the raw stand-in) and response decoder. An
-    /// `EmbeddedChannel` belongs to the thread that made it, so each exchange makes its own.
+    /// The HTTP codec for an exchange: request encoder (or the raw stand-in) and response decoder. An
+    /// `EmbeddedChannel` belongs to the thread that made it: it is reused while the same thread asks, else a
+    /// new one is made. Called under `lock`.
     private func makeCodec() throws -> EmbeddedChannel {
+        let me = pthread_self()
+        if let cached = cachedCodec, pthread_equal(cached.thread, me) != 0 { return cached.codec }
         let codec = EmbeddedChannel()
         let sync = codec.pipeline.syncOperations
         if raw { try sync.addHandler(RawRequestWriter()) } else { try sync.addHandler(HTTPRequestEncoder()) }
         try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        cachedCodec = (codec, me)
         return codec
     }
 
@@ -107,7 +113,6 @@ public final class ControlClient: @unchecked Sendable {
                         timeoutMilliseconds: Int64? = nil) throws -> Response {
         try lock.withLock { _ in
             let codec = try makeCodec()
-            defer { _ = try? codec.finish() }
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "localhost")
             if let json {
@@ -118,8 +123,13 @@ public final class ControlClient: @unchecked Sendable {
                 HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
             if let json { try codec.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: json)))) }
             try codec.writeOutbound(HTTPClientRequestPart.end(nil))
-            try sendEncoded(codec)
-            return try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
+            do {
+                try sendEncoded(codec)
+                return try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
+            } catch {
+                cachedCodec = nil  // the decoder may hold half an answer
+                throw error
+            }
         }
     }
 
@@ -139,8 +149,9 @@ public final class ControlClient: @unchecked Sendable {
     /// order; fewer if the server closed the connection.
     public func sendRaw(_ bytes: [UInt8], answers: Int, timeoutMilliseconds: Int64? = 10_000) throws -> [Response] {
         try lock.withLock { _ in
+            cachedCodec = nil  // raw exchanges may leave the decoder anywhere: start and end fresh
+            defer { cachedCodec = nil }
             let codec = try makeCodec()
-            defer { _ = try? codec.finish() }
             // The response decoder pairs answers with requests: let it see stand-in requests (the raw writer
             // swallows them), then put the real bytes on the socket.
             for _ in 0..<answers {
@@ -166,12 +177,12 @@ public final class ControlClient: @unchecked Sendable {
     public func followEvents(path: String = "/events", _ onLine: @escaping (String) -> Bool) throws -> Response {
         try lock.withLock { _ in
             let codec = try makeCodec()
-            defer { _ = try? codec.finish() }
             var headers = HTTPHeaders()
             headers.add(name: "Host", value: "localhost")
             try codec.writeOutbound(HTTPClientRequestPart.head(
                 HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
             try codec.writeOutbound(HTTPClientRequestPart.end(nil))
+            defer { cachedCodec = nil }
             try sendEncoded(codec)
             return try receive(codec, timeoutMilliseconds: nil, onLine: onLine)
         }

@@ -3,8 +3,9 @@ import Synchronization
 
 /// Milestones of one `vmhost` process's boot, in milliseconds since process start, as `GET /vm` reports them.
 ///
-/// The origin is the first touch of `BootTimeline.process` (the Host does that first thing in `main`, so
-/// exec and dynamic loading before `main` are not included; the API benchmark measures those from outside).
+/// The origin is the first touch of `BootTimeline.process` (`vmhost run` does that first thing, right after
+/// argument parsing; exec and dynamic loading before `main` are not included — `vmhost-bench api` measures the
+/// whole from outside).
 /// Each milestone is recorded once (the first `mark` wins); `mark` is a single atomic load once set, so the
 /// VMM may call it on a hot path (first `KVM_RUN`, first serial byte).
 public final class BootTimeline: @unchecked Sendable {

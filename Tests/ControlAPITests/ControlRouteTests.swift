@@ -53,6 +53,30 @@ import VMM
             .header("VMHost-Outcome") == "already-running")
     }
 
+    /// A pause that arrives while another pause is still suspending (an async driver holds the walk) waits, then
+    /// answers that the VM is suspended; neither answer comes before the VM is suspended.
+    @Test func secondPauseWhileSuspendingWaitsAndAnswersAlreadySuspended() throws {
+        let t = try APITestVM(vcpus: 2, asyncMs: 300)
+        defer { t.shutdown() }
+        let answers = Mutex<[(outcome: String, stateAtAnswer: VMState)]>([])
+        runOnThreads(2) { i in
+            guard let client = try? t.client() else { return }
+            defer { client.close() }
+            if i == 1 {
+                // Start once the first pause is under way.
+                _ = t.vm.waitForState(timeoutNanoseconds: 5_000_000_000) { $0 == .suspending }
+            }
+            guard let r = try? client.request(.PATCH, "/vm", body: VMStatePatch(state: .paused)), r.status == 204
+            else { return }
+            let state = t.vm.state
+            answers.withLock { $0.append((r.header("VMHost-Outcome") ?? "?", state)) }
+        }
+        let got = answers.withLock { $0 }
+        #expect(got.count == 2)
+        #expect(Set(got.map(\.outcome)) == ["done", "already-suspended"])
+        #expect(got.allSatisfy { $0.stateAtAnswer == .suspended })
+    }
+
     @Test func operationsRefusedInTheCurrentStateAnswer409NamingIt() throws {
         let t = try APITestVM(vcpus: 1, powerOn: false)
         defer { t.shutdown() }
