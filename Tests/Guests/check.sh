@@ -51,6 +51,13 @@ run "qemu smp-counter 2" 124 "smp-counter: 2 cpus in ring 3" timeout 3 $qemu -sm
 run "qemu device-io (no Scratchpad)" 3 "device-io: FAIL latch32" $qemu -kernel "$g/device-io.elf"
 run "qemu irq via COM1" 1 "irq: PASS" $qemu -kernel "$g/irq.elf" -append "source=serial irq=4"
 run "qemu triple-fault" 0 "triple-fault: loading an empty IDT" $qemu -kernel "$g/triple-fault.elf"
+run "qemu uart" 1 "uart: PASS" $qemu -kernel "$g/uart.elf"
+# QEMU's modern virtio-mmio; microvm puts the first device on its last transport (0xfeb02e00, IRQ 12).
+disk=$(mktemp) && truncate -s 16M "$disk"
+run "qemu virtio-blk" 1 "virtio-blk: PASS requests=1025 bytes=4194304" $qemu -global virtio-mmio.force-legacy=false \
+    -drive id=d0,file="$disk",format=raw,if=none -device virtio-blk-device,drive=d0 -kernel "$g/virtio-blk.elf" \
+    -append "virtio_mmio.device=512@0xfeb02e00:12 blocks=512"
+rm -f "$disk"
 
 [ "$failures" -eq 0 ] && echo "all guest checks passed" && exit 0
 echo "$failures guest check(s) failed"
