@@ -1,4 +1,5 @@
 import CVMHostABI
+import Foundation
 import PDM
 import PluginTestKit
 import Testing
@@ -248,6 +249,32 @@ extension TestCharSuites {
             TestCharDriver.accept(nil)
             #expect(read(h, Self.lsr) == 0x60)  // the LSR poll retried the output
             #expect(TestCharDriver.text == "wait")
+        }
+
+        @Test func inputFromADriverThreadWhileTheGuestReadsArrivesInOrder() throws {
+            let h = try uart()
+            write(h, Self.fcr, 0x01)
+            let input = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) }
+            let feeder = Thread {
+                var sent = 0
+                while sent < input.count {
+                    let n = Int(TestCharDriver.inject(Array(input[sent..<min(sent + 64, input.count)])) ?? 0)
+                    sent += n
+                    if n == 0 { usleep(50) }
+                }
+            }
+            feeder.start()
+            var received: [UInt8] = []
+            var idle = 0
+            while received.count < input.count && idle < 2_000_000 {
+                if read(h, Self.lsr) & 0x01 != 0 {
+                    received.append(read(h, Self.rbr))
+                    idle = 0
+                } else {
+                    idle += 1
+                }
+            }
+            #expect(received == input)
         }
 
         @Test func resetRestoresPowerOnValues() throws {

@@ -160,6 +160,10 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
 
     // MARK: Power
 
+    func powerOn() throws {
+        lock.withLock { suspended = false }  // a VM powered off and on again takes requests again
+    }
+
     func suspend() -> PowerResult {
         lock.withLock { suspended = true }
         return .done
