@@ -16,6 +16,8 @@
  *   repeat=R      write/read phases run R times (default 1) — for long runs (suspend / power-off tests)
  *   hang=1        after the first write phase and its flush, print `virtio-blk: flushed writes=<n>` and spin
  *                 forever (a host can then kill itself hard and check the data)
+ *   interrupts=1  route the device's IRQ (IOAPIC pin <irq>, edge) to a ring-0 handler that counts and writes
+ *                 InterruptACK; prints `virtio-blk: interrupts=<n>` after PASS (the driver still polls)
  *   fill=0        do not write the pattern into the buffers before each write (benchmarks; implies no check)
  *
  * Each 32-bit word w of sector s holds (s << 12) ^ (w * 0x9e3779b1) ^ seed. The number of write requests the
@@ -71,6 +73,26 @@ static int slot_busy[MAX_DEPTH];
 static int verifying, filling;
 static u64 requests, bytes;
 
+/* Interrupt handler (ring 0): count, acknowledge the device (InterruptStatus -> InterruptACK), LAPIC EOI. */
+volatile u32 vblk_irq_count;
+u64 vblk_base;
+void vblk_irq_handler(void);
+__asm__(
+    "    .text\n"
+    "    .globl vblk_irq_handler\n"
+    "vblk_irq_handler:\n"
+    "    pushq %rax\n"
+    "    pushq %rdx\n"
+    "    incl vblk_irq_count(%rip)\n"
+    "    movq vblk_base(%rip), %rdx\n"
+    "    movl 0x60(%rdx), %eax\n"
+    "    movl %eax, 0x64(%rdx)\n"
+    "    movl $0xfee000b0, %eax\n"
+    "    movl $0, (%rax)\n"
+    "    popq %rdx\n"
+    "    popq %rax\n"
+    "    iretq\n");
+
 static u32 reg(u32 off) { return mmio_read32(base + off); }
 static void set_reg(u32 off, u32 v) { mmio_write32(base + off, v); }
 static void barrier(void) { __asm__ volatile("mfence" ::: "memory"); }
@@ -108,8 +130,35 @@ static u64 parse_hex_or_dec(const char *s, unsigned len, unsigned *used)
     return v;
 }
 
-/* virtio_mmio.device=<size>@<addr>:<irq> → base address. */
+/* virtio_mmio.device=<size>@<addr>:<irq> → base address (and *irq). */
+static u64 find_device_irq(unsigned *irq);
 static u64 find_device(void)
+{
+    unsigned irq;
+    return find_device_irq(&irq);
+}
+
+static void ioapic_write(u32 index, u32 value)
+{
+    mmio_write32(0xfec00000, index);
+    mmio_write32(0xfec00010, value);
+}
+
+void guest_kernel_init(void)
+{
+    if (!arg_u64("interrupts", 0)) return;
+    unsigned pin;
+    vblk_base = find_device_irq(&pin);
+    if (pin > 23) return;
+    user_rflags |= 0x200;                               /* IF=1 in ring 3 */
+    idt_set_gate(0x20 + pin, vblk_irq_handler);
+    mmio_write32(LAPIC_BASE + 0x350, 0x10000);          /* mask LINT0 */
+    mmio_write32(LAPIC_BASE + 0x0f0, 0x1ff);            /* software-enable the LAPIC */
+    ioapic_write(0x10 + 2 * pin + 1, 0);                /* destination APIC 0 */
+    ioapic_write(0x10 + 2 * pin, 0x20 + pin);           /* fixed, physical, active high, edge, unmasked */
+}
+
+static u64 find_device_irq(unsigned *irq)
 {
     const char *val;
     unsigned len, used;
@@ -119,6 +168,9 @@ static u64 find_device(void)
     if (at + 1 >= len) fail("bad-virtio_mmio.device", at, len);
     u64 addr = parse_hex_or_dec(val + at + 1, len - at - 1, &used);
     if (used == 0) fail("bad-virtio_mmio.device-address", 0, 1);
+    unsigned colon = at + 1 + used;
+    *irq = 0xff;
+    if (colon + 1 < len && val[colon] == ':') *irq = (unsigned)parse_hex_or_dec(val + colon + 1, len - colon - 1, &used);
     return addr;
 }
 
@@ -309,5 +361,10 @@ int guest_main(unsigned cpu)
     com1_puts(" bytes=");
     com1_putu(bytes);
     com1_putc('\n');
+    if (arg_u64("interrupts", 0)) {
+        com1_puts("virtio-blk: interrupts=");
+        com1_putu(vblk_irq_count);
+        com1_putc('\n');
+    }
     return 0;
 }

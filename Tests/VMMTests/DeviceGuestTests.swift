@@ -148,7 +148,8 @@ import VMM
         let pdm = PDMCore()
         let lines = Mutex<[String]>([])
         pdm.pluginLogObserver = { record in lines.withLock { $0.append("\(record.instance): \(record.message)") } }
-        let vm = try Self.makeVM(guest: "virtio-blk", cmdline: "\(Self.blkCmdline) blocks=1024 bs=4096 depth=16",
+        let vm = try Self.makeVM(guest: "virtio-blk",
+                                 cmdline: "\(Self.blkCmdline) blocks=1024 bs=4096 depth=16 interrupts=1",
                                  console: DriverConfig(name: "File", settings: ["path": .string(log)]),
                                  extra: [Self.disk(image, settings: settings)], pdm: pdm)
         let mode = kernelEvents ? "ioeventfd on, irqfd on" : "ioeventfd off, irqfd off"
@@ -159,6 +160,10 @@ import VMM
         try vm.destroy()
         #expect(Self.text(log).contains("virtio-blk: PASS requests=2049 bytes=8388608"), "\(Self.text(log))")
         #expect(status == 1)
+        // Completions reached the guest as interrupts (irqfd edges, or setIrq raised and lowered by the ACK).
+        let interrupts = Self.text(log).split(separator: "\n").first { $0.hasPrefix("virtio-blk: interrupts=") }
+            .flatMap { Int($0.dropFirst("virtio-blk: interrupts=".count)) } ?? 0
+        #expect(interrupts > 0, "\(Self.text(log))")
         #expect(try Self.badSectors(image, count: 1024 * 8, seed: 0x5eed).isEmpty)
     }
 
