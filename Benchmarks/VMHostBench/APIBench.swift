@@ -251,7 +251,7 @@ struct APIBenchResults {
                 "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
             ]
             if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
-        if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
+            if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }
