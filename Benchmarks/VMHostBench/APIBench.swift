@@ -251,12 +251,7 @@ struct APIBenchResults {
                 "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
             ]
             if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
-            if let serverTimeline, !serverTimeline.isEmpty {
-            let line = serverTimeline.sorted { $0.value < $1.value }
-                .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
-            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
-        }
-        if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
+            if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }

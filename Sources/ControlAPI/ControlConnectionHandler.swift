@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import VMM
 
 /// One client connection: collects a request (bounded in size and time), routes it, answers it. Runs on the
@@ -22,6 +23,8 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private var timer: Scheduled<Void>?
     /// Complete requests that arrived (pipelined) while an operation was outstanding, answered in order.
     private var pending: [(HTTPRequestHead, [UInt8])] = []
+    /// The outstanding operation was already answered (a resume, answered the moment the VM is running).
+    private var answeredEarly = false
     private static let maxPipelined = 16
 
     init(service: ControlService) {
@@ -181,7 +184,10 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             notYet(context: context, operation: target == .paused ? .suspend : .resume, keepAlive: keepAlive)
             return
         }
-        runOperation(context: context, keepAlive: keepAlive) {
+        // A resume is answered the moment the state machine says running (still inside the rendezvous, before
+        // the vCPUs are back in the guest and busy on every core); a pause once the operation returned.
+        let early: (from: VMState, to: VMState)? = target == .resumed ? (.resuming, .running) : nil
+        runOperation(context: context, vm: vm, keepAlive: keepAlive, earlyAnswerAt: early) {
             switch target {
             case .paused: return try vm.suspend(reason: .user)
             case .resumed: return try vm.resume()
@@ -214,7 +220,7 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             notYet(context: context, operation: type == .powerOff ? .powerOff : .reset, keepAlive: keepAlive)
             return
         }
-        runOperation(context: context, keepAlive: keepAlive) {
+        runOperation(context: context, vm: vm, keepAlive: keepAlive) {
             switch type {
             case .powerOff: return try vm.powerOff()
             case .reset: return try vm.reset()
@@ -224,21 +230,47 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
 
     /// Hands `operation` to the operation thread and answers when it returns: 204 (header `VMHost-Outcome:
     /// done` or `already-<state>`), 409 when the VM's state does not allow it, 500 when a device or the machine
-    /// failed.
-    private func runOperation(context: ChannelHandlerContext, keepAlive: Bool,
+    /// failed. With `earlyAnswerAt`, the 204 goes out as soon as this operation makes that transition (the
+    /// listener is registered on the operation thread around this operation only, so no other operation's
+    /// transition can trigger it); the connection stays busy until the operation has returned.
+    private func runOperation(context: ChannelHandlerContext, vm: VirtualMachine, keepAlive: Bool,
+                              earlyAnswerAt: (from: VMState, to: VMState)? = nil,
                               _ operation: @escaping @Sendable () throws -> VMOperationOutcome) {
         busy = true
-        let future = service.runner.run(on: context.eventLoop) { () -> Result<VMOperationOutcome, VMError> in
+        answeredEarly = false
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let future = service.runner.run(on: eventLoop) { () -> Result<VMOperationOutcome, VMError> in
+            var token: VMStateMachine.ListenerToken?
+            if let early = earlyAnswerAt {
+                let latch = EarlyAnswerLatch()
+                token = vm.stateMachine.addListener { new, old in
+                    // On the EMT, state lock held: only hand the answer to the event loop.
+                    guard old == early.from, new == early.to, latch.fire() else { return }
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.answerEarly(context: context, keepAlive: keepAlive)
+                    }
+                }
+            }
+            defer { if let token { vm.stateMachine.removeListener(token) } }
             do {
                 return .success(try operation())
             } catch {
                 return .failure(VMError.wrapping(error))
             }
         }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         future.whenComplete { result in
             let (handler, context) = loopBound.value
             handler.busy = false
+            if handler.answeredEarly {
+                handler.answeredEarly = false
+                if case let .success(.failure(error)) = result {
+                    handler.service.logger.error("control API: operation failed after its early answer: \(error)")
+                }
+                handler.continueAfterAnswer(context: context)
+                return
+            }
             switch result {
             case let .success(.success(outcome)):
                 let label: String
@@ -256,6 +288,13 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
                                      "the control API is shutting down: \(error)", close: true)
             }
         }
+    }
+
+    private func answerEarly(context: ChannelHandlerContext, keepAlive: Bool) {
+        guard busy, !answeredEarly, !closing, context.channel.isActive else { return }
+        answeredEarly = true
+        respond(context: context, status: .noContent, json: nil, close: !keepAlive,
+                extraHeaders: [("VMHost-Outcome", "done")])
     }
 
     /// The answer to an operation before the VM exists (the socket listens while the VM is being built).
@@ -323,12 +362,25 @@ final class ControlConnectionHandler: ChannelInboundHandler, RemovableChannelHan
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            if !busy, !pending.isEmpty {
-                let (nextHead, nextBody) = pending.removeFirst()
-                handle(context: context, head: nextHead, body: nextBody)
-            } else if !busy {
-                armTimer(context: context)
-            }
+            continueAfterAnswer(context: context)
         }
     }
+
+    /// After an answer: the next pipelined request, or the idle timer (nothing while an operation is busy).
+    private func continueAfterAnswer(context: ChannelHandlerContext) {
+        guard !busy, !closing else { return }
+        if !pending.isEmpty {
+            let (nextHead, nextBody) = pending.removeFirst()
+            handle(context: context, head: nextHead, body: nextBody)
+        } else {
+            armTimer(context: context)
+        }
+    }
+}
+
+/// Lets the early answer of one operation fire once.
+private final class EarlyAnswerLatch: Sendable {
+    private let fired = Atomic<Bool>(false)
+    /// True the first time only.
+    func fire() -> Bool { !fired.exchange(true, ordering: .relaxed) }
 }
