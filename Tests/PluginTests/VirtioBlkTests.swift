@@ -13,15 +13,15 @@ extension TestDiskSuites {
         static let base: UInt64 = 0xd000_1000
         static let diskSize = 1 << 20
 
-        func harness(withBlock: Bool = false, readOnly: Bool = false,
-                     settings: Settings = [:]) throws -> PluginTestHarness {
+        func harness(withBlock: Bool = false, readOnly: Bool = false, settings: Settings = [:],
+                     blockSettings: Settings = [:]) throws -> PluginTestHarness {
             TestDiskDriver.reset(size: Self.diskSize, readOnly: readOnly)
             let h = PluginTestHarness(vmm: RecordingVMM(guestRAMSize: 4 << 20), asyncDeadlineMilliseconds: 10_000)
             try h.loadProduct("VirtioBlk")
             try h.loadProduct("Block")
             try TestDiskDriver.register(in: h.registry)
             let disk = DriverConfig(name: TestDiskDriver.name)
-            let chain = withBlock ? DriverConfig(name: "Block", below: disk) : disk
+            let chain = withBlock ? DriverConfig(name: "Block", settings: blockSettings, below: disk) : disk
             h.addDevice(DeviceConfig(name: "VirtioBlk", settings: settings).lun(0, chain))
             try h.construct()
             try h.powerOn()
@@ -278,6 +278,25 @@ extension TestDiskSuites {
             #expect(TestDiskDriver.submitted.count == 4)
             TestDiskDriver.completePending()
             #expect(q.usedIndex == 4)
+        }
+
+        @Test func blockHoldsRequestsBeyondMaxInFlightInItsQueue() throws {
+            let h = try harness(withBlock: true, blockSettings: ["max-in-flight": .integer(2)])
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            for i in 0..<5 {
+                q.request(head: UInt16(3 * i), type: 1, sector: UInt64(i),
+                          data: [.init(address: 0x100000, length: 512, writable: false)])
+            }
+            #expect(TestDiskDriver.pendingCount == 2)  // the other three wait in Block's queue
+            #expect(TestDiskDriver.completePending() == 2)
+            #expect(q.usedIndex == 2)
+            #expect(TestDiskDriver.pendingCount == 2)  // each completion let one waiting request through
+            TestDiskDriver.completePending()
+            TestDiskDriver.completePending()
+            #expect(q.usedIndex == 5)
+            #expect(TestDiskDriver.submitted.map(\.offset) == [0, 512, 1024, 1536, 2048])  // in order
+            #expect((0..<5).allSatisfy { q.status(UInt16(3 * $0)) == 0 })
         }
 
         @Test func powerOffFlushesThroughTheBlockDriver() throws {
