@@ -22,6 +22,19 @@ extension DeviceContext {
         }
     }
 
+    /// Appends `word` (no spaces, e.g. `virtio_mmio.device=512@0xd0001000:10`) to the guest's kernel command
+    /// line, so that the guest finds this device. Only during construct. Throws ``PluginStatus/notSupported``
+    /// when the host boots no kernel (the test kit).
+    public func appendKernelCommandLine(_ word: String) throws(PluginError) {
+        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+              let append = helpers.pointee.kernelCmdlineAppend
+        else { throw PluginError(.notSupported, "the host has no kernelCmdlineAppend helper") }
+        let status = word.withCString { append(instance, $0) }
+        guard status == VMH_OK else {
+            throw PluginError(PluginStatus(rawValue: status), "adding '\(word)' to the kernel command line failed")
+        }
+    }
+
     /// Binds `event` to interrupt line `irq`: each ``EventFD/signal()`` injects one edge in the kernel. Throws
     /// ``PluginStatus/notSupported`` when the host cannot (use ``setIRQ(_:high:)`` then).
     public func bindIRQ(_ event: EventFD, irq: UInt32) throws(PluginError) {

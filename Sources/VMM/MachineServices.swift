@@ -18,6 +18,7 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     public private(set) weak var machine: Machine?
     private let logger: Logger
     private let refusals = Mutex<[IORangeError]>([])
+    private let commandLineWords = Mutex<[String]>([])
 
     /// Every refused port / MMIO registration, in order (each message names both owners of a conflict).
     public var registrationErrors: [IORangeError] { refusals.withLock { $0 } }
@@ -161,6 +162,14 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
             logger.error("\(device.name): \(error)")
             return VMH_ERR_GENERAL
         }
+    }
+
+    /// Words devices added to the guest's kernel command line, in order (`kernelCmdlineAppend`).
+    public var kernelCommandLineWords: [String] { commandLineWords.withLock { $0 } }
+
+    public func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32 {
+        commandLineWords.withLock { $0.append(word) }
+        return VMH_OK
     }
 
     /// `KVM_IRQFD` on GSI `irq` (0...23, the IOAPIC pins).

@@ -46,13 +46,17 @@ extension VirtualMachine {
             throw .machineFailed(operation: "create (machine.cpus \(cpus), machine.memory-mib \(memoryMiB))",
                                  message: "\(error)")
         }
+        let services = MachineServices(machine: machine)
         do {
-            try pdm.construct(config: configuration, registry: registry, services: MachineServices(machine: machine))
+            try pdm.construct(config: configuration, registry: registry, services: services)
         } catch {
             throw .machineFailed(operation: "construct devices", message: "\(error)")
         }
+        // The configured command line, then the words devices asked for (e.g. virtio_mmio.device=…).
+        let commandLine = ([settings.cmdline ?? ""] + services.kernelCommandLineWords)
+            .filter { !$0.isEmpty }.joined(separator: " ")
         do {
-            try machine.loadPVHKernel(path: kernel, commandLine: settings.cmdline ?? "")
+            try machine.loadPVHKernel(path: kernel, commandLine: commandLine)
         } catch {
             pdm.destroy()
             throw .machineFailed(operation: "load machine.kernel \(kernel)", message: "\(error)")

@@ -167,6 +167,23 @@ import VMM
         #expect(try Self.badSectors(image, count: 1024 * 8, seed: 0x5eed).isEmpty)
     }
 
+    @Test func theDeviceAnnouncesItselfOnTheKernelCommandLine() throws {
+        let image = try Self.makeImage(megabytes: 16)
+        let log = Self.temporaryPath("blk.log")
+        defer { unlink(image); unlink(log) }
+        // No virtio_mmio.device word in the configured command line: VirtioBlk appends it (irq 11 here).
+        let vm = try Self.makeVM(guest: "virtio-blk", cmdline: "blocks=64 interrupts=1",
+                                 console: DriverConfig(name: "File", settings: ["path": .string(log)]),
+                                 extra: [Self.disk(image, settings: ["mmio-base": .integer(0xd000_2000), "irq": .integer(11)])])
+        try vm.powerOn()
+        #expect(vm.waitForState(timeoutNanoseconds: 30_000_000_000) { $0 == .off } == .off)
+        let status = vm.requestedExitStatus
+        try vm.destroy()
+        #expect(Self.text(log).contains("virtio-blk: PASS requests=129"), "\(Self.text(log))")
+        #expect(!Self.text(log).contains("virtio-blk: interrupts=0"), "\(Self.text(log))")
+        #expect(status == 1)
+    }
+
     @Test func pauseDuringHeavyBlockIOWaitsForInFlightRequests() throws {
         let image = try Self.makeImage(megabytes: 16)
         let log = Self.temporaryPath("blk.log")

@@ -2,7 +2,7 @@
 // `mmio-base` (default 0xd0001000), `irq` (default 10), `queue-size` (maximum queue size, power of two 2...1024,
 // default 256), `ioeventfd` / `irqfd` (bool, default true: use them when the host offers them), `serial` (the
 // GET_ID string, default "vmhost-blk<instance>"). The guest finds the device through the kernel command line
-// word `virtio_mmio.device=512@<mmio-base>:<irq>` (logged at construct).
+// word `virtio_mmio.device=512@<mmio-base>:<irq>`, which the device appends with kernelCmdlineAppend (and logs).
 //
 // LUN 0 takes a block chain (VMH_IID_BLOCK_CONNECTOR, e.g. Block -> RawFile); requests go down with a bounce
 // buffer and complete up through the VMH_IID_BLOCK_PORT this device offers. Every guest-physical access goes
@@ -111,9 +111,11 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
                                  write: { [unowned self] offset, size, value in self.write(offset, size, value) })
         if wantIOEventFD { try setUpIOEventFD() }
         if wantIRQFD { setUpIRQFD() }
+        let word = "virtio_mmio.device=512@0x\(String(base, radix: 16)):\(irq)"
+        let announced = announce(word)
         context.log("capacity \(capacityBytes / 512) sectors\(readOnly ? " (read-only)" : ""), "
                     + "ioeventfd \(notifyEvent == nil ? "off" : "on"), irqfd \(interruptEvent == nil ? "off" : "on"); "
-                    + "guest: virtio_mmio.device=512@0x\(String(base, radix: 16)):\(irq)")
+                    + "guest: \(word)\(announced ? " (added to the kernel command line)" : "")")
     }
 
     /// Binds QueueNotify to an eventfd served by the notify thread; when the host cannot, the MMIO write path
@@ -133,6 +135,16 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         notifyEvent = event
         stopEvent = stop
         notifyThread = try WorkerThread.start(name: "virtio-notify") { [unowned self] in self.runNotifyThread() }
+    }
+
+    /// Puts the device's command-line word on the guest's kernel command line when the host can.
+    private func announce(_ word: String) -> Bool {
+        do {
+            try context.appendKernelCommandLine(word)
+            return true
+        } catch {
+            return false
+        }
     }
 
     private func bindNotify(_ event: EventFD) -> PluginStatus {

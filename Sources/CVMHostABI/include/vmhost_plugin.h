@@ -76,7 +76,7 @@ extern "C" {
 #define VMH_DEVREG_VERSION       VMH_VERSION_MAKE(0xa010, 1, 0)
 /** VMHDevIns. */
 #define VMH_DEVINS_VERSION       VMH_VERSION_MAKE(0xa011, 1, 0)
-/** VMHDevHlp. Minor 1 added ioEventFdRegister and irqFdRegister (two former reserved slots). */
+/** VMHDevHlp. Minor 1 added ioEventFdRegister, irqFdRegister and kernelCmdlineAppend (former reserved slots). */
 #define VMH_DEVHLP_VERSION       VMH_VERSION_MAKE(0xa012, 1, 1)
 /** VMHDriverReg. */
 #define VMH_DRVREG_VERSION       VMH_VERSION_MAKE(0xa020, 1, 0)
@@ -475,8 +475,13 @@ struct VMHDevHlp {
      *  one edge on that line in the kernel, without a host call. VMH_IRQFD_F_DEASSIGN removes the binding.
      *  VMH_ERR_NOT_SUPPORTED when the host cannot do it (then use setIrq). Any thread. */
     int   (*irqFdRegister)(VMHDevIns *ins, int fd, uint32_t irq, uint32_t flags);
+    /** Append `word` (one word, no spaces, at most 255 bytes, e.g. "virtio_mmio.device=512@0xd0001000:10") to
+     *  the guest's kernel command line so that the guest finds this device. Only during construct; the host
+     *  appends the words of all devices, in construction order, after the configured command line.
+     *  VMH_ERR_NOT_SUPPORTED when the host boots no kernel (e.g. the test kit). */
+    int   (*kernelCmdlineAppend)(VMHDevIns *ins, const char *word);
 
-    VMHReservedFn reserved[14];       /**< Later minors take these slots (16 before minor 1). */
+    VMHReservedFn reserved[13];       /**< Later minors take these slots (16 before minor 1). */
     uint32_t versionEnd;              /**< VMH_DEVHLP_VERSION again. */
 };
 

@@ -36,6 +36,8 @@ public protocol VMMServices: AnyObject, Sendable {
                            flags: UInt32, value: UInt64) -> Int32
     /// `irqFdRegister` (default: VMH_ERR_NOT_SUPPORTED).
     func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32
+    /// `kernelCmdlineAppend` (default: VMH_ERR_NOT_SUPPORTED). The PDM has checked the word and the phase.
+    func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32
 }
 
 /// Kernel event bindings (device helpers minor 1): optional; a VMM without them answers VMH_ERR_NOT_SUPPORTED
@@ -50,6 +52,8 @@ extension VMMServices {
     public func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32 {
         VMH_ERR_NOT_SUPPORTED
     }
+    /// Add `word` to the guest's kernel command line.
+    public func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32 { VMH_ERR_NOT_SUPPORTED }
 }
 
 /// The services of a PDM with no VMM behind it: every method returns VMH_ERR_NOT_SUPPORTED.

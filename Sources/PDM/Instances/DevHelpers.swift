@@ -117,6 +117,14 @@ nonisolated(unsafe) let deviceHelperTable: UnsafePointer<VMHDevHlp> = {
         }
         return dev.services.registerIRQFD(device: dev, fd: fd, irq: irq, flags: flags)
     }
+    h.kernelCmdlineAppend = { ins, word in
+        guard let dev = deviceInstance(ins), let word else { return VMH_ERR_INVALID_PARAMETER }
+        guard dev.phase == .constructing else { return VMH_ERR_WRONG_STATE }
+        let text = String(cString: word)
+        guard !text.isEmpty, text.utf8.count <= 255, !text.contains(where: { $0 == " " || $0.isNewline || $0 == "\t" })
+        else { return VMH_ERR_INVALID_PARAMETER }
+        return dev.services.appendKernelCommandLine(device: dev, word: text)
+    }
     let table = UnsafeMutablePointer<VMHDevHlp>.allocate(capacity: 1)
     table.initialize(to: h)
     return UnsafePointer(table)
