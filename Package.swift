@@ -98,18 +98,21 @@ let package = Package(
         .target(name: "PluginTestKit", dependencies: ["PDM", "CVMHostABI"], swiftSettings: strict),
 
         // ---- Tests (never depend on plugin targets: they dlopen the .so files, as the host does) ----
+        // ---- Test support: the PVH test guests, built from source (not a product) ----
+        .target(name: "TestGuestImages", swiftSettings: strict),
+
         // ---- Benchmarks (print figures; never timed tests) ----
         .executableTarget(name: "VMHostBench", dependencies: [
-            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI",
+            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI", "TestGuestImages",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
         .testTarget(name: "PDMTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit"],
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit", "TestGuestImages"],
                     swiftSettings: strict),
-        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit",
+        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit", "TestGuestImages",
                                                           .product(name: "NIOHTTP1", package: "swift-nio"),
                                                           .product(name: "NIOCore", package: "swift-nio"),
                                                           .product(name: "NIOEmbedded", package: "swift-nio"),

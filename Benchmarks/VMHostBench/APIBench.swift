@@ -1,4 +1,5 @@
 import ArgumentParser
+import TestGuestImages
 import ControlAPI
 import Foundation
 import PDM
@@ -46,7 +47,7 @@ struct APIBench: ParsableCommand {
     var realtimeClient = false
 
     func run() throws {
-        let folder = try guests ?? APIBenchGuests.folder()
+        let folder = try guests ?? TestGuests.folder()
         var results = APIBenchResults(cycles: cycles, cpus: cpus)
         if inProcess {
             try measureInProcess(guest: folder + "/smp-counter.elf", into: &results)
@@ -355,28 +356,5 @@ private enum APIBenchFiles {
             }
         }
         return sums
-    }
-}
-
-/// The test guests, built from Tests/Guests with make into <repo>/.build/test-guests when missing.
-private enum APIBenchGuests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func folder() throws -> String {
-        let out = repositoryRoot.appendingPathComponent(".build/test-guests")
-        if FileManager.default.fileExists(atPath: out.appendingPathComponent("smp-counter.elf").path),
-           FileManager.default.fileExists(atPath: out.appendingPathComponent("hello.elf").path) {
-            return out.path
-        }
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-s", "-C", repositoryRoot.appendingPathComponent("Tests/Guests").path, "OUT=\(out.path)"]
-        try make.run()
-        make.waitUntilExit()
-        guard make.terminationStatus == 0 else {
-            throw ValidationError("cannot build the guests (make -C Tests/Guests failed); pass --guests <folder>")
-        }
-        return out.path
     }
 }

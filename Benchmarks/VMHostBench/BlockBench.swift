@@ -1,4 +1,5 @@
 import ArgumentParser
+import TestGuestImages
 import Foundation
 import PDM
 import Synchronization
@@ -30,12 +31,12 @@ struct BlockBench: ParsableCommand {
     @Option(help: "Suspend/resume cycles for the suspend-latency figure.")
     var suspendCycles = 20
 
-    @Option(help: "Path of the virtio-blk guest ELF (default: <products>/guests or .build/test-guests, built if missing).")
+    @Option(help: "Path of the virtio-blk guest ELF (default: built from Tests/Guests into .build/test-guests).")
     var guest: String?
 
     func run() throws {
         guard depth >= 1, depth <= 32 else { throw ValidationError("--depth must be 1...32") }
-        let guestPath = try guest ?? BlockBenchGuests.path("virtio-blk")
+        let guestPath = try guest ?? TestGuests.path("virtio-blk")
         let image = FileManager.default.temporaryDirectory.appendingPathComponent("vmhost-blk-bench-\(getpid()).img").path
         guard FileManager.default.createFile(atPath: image, contents: nil),
               let handle = FileHandle(forWritingAtPath: image) else { throw ValidationError("cannot create \(image)") }
@@ -180,28 +181,5 @@ private enum BlockBenchClock {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
-}
-
-private enum BlockBenchGuests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func path(_ name: String) throws -> String {
-        let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let beside = products.appendingPathComponent("guests/\(name).elf").path
-        if FileManager.default.fileExists(atPath: beside) { return beside }
-        let out = repositoryRoot.appendingPathComponent(".build/test-guests")
-        let path = out.appendingPathComponent("\(name).elf").path
-        // Always re-make: make only rebuilds what changed.
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-s", "-C", repositoryRoot.appendingPathComponent("Tests/Guests").path, "OUT=\(out.path)"]
-        try make.run()
-        make.waitUntilExit()
-        guard make.terminationStatus == 0, FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("cannot build guest \(name) (make -C Tests/Guests failed); pass --guest <path>")
-        }
-        return path
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TestGuestImages
 import Foundation
 import PDM
 import Synchronization
@@ -19,14 +20,14 @@ struct PauseBench: ParsableCommand {
     @Option(help: "vCPUs (all busy in ring 3).")
     var cpus = 2
 
-    @Option(help: "Path of the smp-counter guest ELF (default: <products>/guests or .build/test-guests, built if missing).")
+    @Option(help: "Path of the smp-counter guest ELF (default: built from Tests/Guests into .build/test-guests).")
     var guest: String?
 
     @Flag(help: "Add a Probe device (synchronous suspend/resume callbacks) so the PDM walks have an instance.")
     var probe = false
 
     func run() throws {
-        let guestPath = try guest ?? PauseGuests.path("smp-counter")
+        let guestPath = try guest ?? TestGuests.path("smp-counter")
         var config = VMConfiguration()
         config.machine = MachineSettings(cpus: cpus, memoryMiB: 64, kernel: guestPath, cmdline: "cpus=\(cpus)")
         let registry = PluginRegistry()
@@ -126,31 +127,5 @@ private enum PauseStats {
         func f(_ v: Double) -> String { String(format: "%7.1f", v) }
         Swift.print("  \(label) median \(f(percentile(sorted, 50))) us  p90 \(f(percentile(sorted, 90))) us  "
             + "p99 \(f(percentile(sorted, 99))) us  max \(f(sorted.last ?? .nan)) us  (n=\(sorted.count))")
-    }
-}
-
-/// The test guests: <products folder>/guests (scripts/build), else <repo>/.build/test-guests, built there with
-/// make when missing.
-private enum PauseGuests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func path(_ name: String) throws -> String {
-        // scripts/build puts the guests into <products folder>/guests.
-        let products = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let beside = products.appendingPathComponent("guests/\(name).elf").path
-        if FileManager.default.fileExists(atPath: beside) { return beside }
-        let out = repositoryRoot.appendingPathComponent(".build/test-guests")
-        let path = out.appendingPathComponent("\(name).elf").path
-        if FileManager.default.fileExists(atPath: path) { return path }
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-s", "-C", repositoryRoot.appendingPathComponent("Tests/Guests").path, "OUT=\(out.path)"]
-        try make.run()
-        make.waitUntilExit()
-        guard make.terminationStatus == 0, FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("cannot build guest \(name) (make -C Tests/Guests failed); pass --guest <path>")
-        }
-        return path
     }
 }
