@@ -73,7 +73,9 @@ public final class DeviceTimers: @unchecked Sendable {
 
     /// Arms `handle` (owned by `device`) to fire `nanoseconds` from now, replacing an earlier deadline.
     public func arm(_ handle: UInt64, device: DeviceInstance, nanoseconds: UInt64) -> Int32 {
-        let deadline = Self.now() &+ nanoseconds
+        // Saturate: a wrapped sum would lie in the past and fire at once instead of (practically) never.
+        let (sum, overflow) = Self.now().addingReportingOverflow(nanoseconds)
+        let deadline = overflow ? UInt64.max : sum
         let status: Int32 = locked {
             guard let i = index(handle, device) else { return VMH_ERR_INVALID_PARAMETER }
             guard !stopping else { return VMH_ERR_WRONG_STATE }

@@ -67,6 +67,21 @@ import VMM
         #expect(TimerProbeDevice.firings.withLock { $0 } == [b, b])
     }
 
+    @Test func armingFarBeyondTheClockRangeNeverFires() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let device = try #require(pdm.deviceInstances.first)
+        let (a, b) = TimerProbeDevice.handles.withLock { $0 }
+        // A plugin may pass any 64-bit delay: A at UInt64.max ns must not wrap into the past and fire at once.
+        #expect(machine.timers.arm(a, device: device, nanoseconds: .max) == VMH_OK)
+        #expect(machine.timers.arm(b, device: device, nanoseconds: 1_000) == VMH_OK)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        // A wrapped deadline for A would lie before B's, so A would have fired first.
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [b])
+        #expect(machine.timers.firedCount == 1)
+    }
+
     @Test func timerThreadEndsWithTheMachine() throws {
         TimerProbeDevice.reset()
         weak var released: DeviceTimers?
