@@ -15,7 +15,7 @@ public struct PortIORange: @unchecked Sendable {
     public let output: VMHIoPortOut?
     public let description: String
 
-    var label: String { "[0x\(String(base, radix: 16))-0x\(String(UInt32(base) + UInt32(count) - 1, radix: 16))] (\(description))" }
+    var label: String { "[0x\(String(base, radix: 16))-0x\(String(UInt32(base) &+ UInt32(count) &- 1, radix: 16))] (\(description))" }
 }
 
 /// A registered MMIO range.
@@ -85,6 +85,10 @@ public final class IORangeTable: @unchecked Sendable {
             let other = portRanges[Int(portIndex[Int(port)]) - 1]
             throw .conflict(space: "port", requested: range.label, requestedOwner: range.device.name,
                             existing: other.label, existingOwner: other.device.name)
+        }
+        // Slots are UInt16 and 0 means unclaimed: 65 535 ranges at most (65 536 one-port ranges would trap).
+        guard portRanges.count < Int(UInt16.max) else {
+            throw .invalidRange(space: "port", range: range.label, owner: range.device.name)
         }
         portRanges.append(range)
         let slot = UInt16(portRanges.count)

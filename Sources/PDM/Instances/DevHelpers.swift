@@ -64,11 +64,12 @@ nonisolated(unsafe) let deviceHelperTable: UnsafePointer<VMHDevHlp> = {
                                          description: description.map { String(cString: $0) } ?? dev.name)
     }
     h.physRead = { ins, gpa, buf, size in
-        guard let dev = deviceInstance(ins), buf != nil || size == 0 else { return VMH_ERR_INVALID_PARAMETER }
+        // size_t arrives as Int: a size of 2^63 or more is negative here and would trap in the buffer pointer.
+        guard let dev = deviceInstance(ins), size >= 0, buf != nil || size == 0 else { return VMH_ERR_INVALID_PARAMETER }
         return dev.services.physRead(device: dev, gpa: gpa, into: UnsafeMutableRawBufferPointer(start: buf, count: size))
     }
     h.physWrite = { ins, gpa, buf, size in
-        guard let dev = deviceInstance(ins), buf != nil || size == 0 else { return VMH_ERR_INVALID_PARAMETER }
+        guard let dev = deviceInstance(ins), size >= 0, buf != nil || size == 0 else { return VMH_ERR_INVALID_PARAMETER }
         return dev.services.physWrite(device: dev, gpa: gpa, from: UnsafeRawBufferPointer(start: buf, count: size))
     }
     h.setIrq = { ins, irq, level in
