@@ -37,7 +37,8 @@ final class InstanceSettings {
             return VMH_ERR_BUFFER_TOO_SMALL
         }
         utf8.withUnsafeBufferPointer { src in
-            UnsafeMutableRawPointer(buf).copyMemory(from: UnsafeRawPointer(src.baseAddress!), byteCount: src.count)
+            guard let base = src.baseAddress else { return }  // empty value: only the NUL below
+            UnsafeMutableRawPointer(buf).copyMemory(from: UnsafeRawPointer(base), byteCount: src.count)
         }
         buf[utf8.count] = 0
         return VMH_OK
