@@ -32,8 +32,10 @@ extension VirtualMachine {
         guard cpus >= 1 else {
             throw .machineFailed(operation: "create", message: "machine.cpus must be at least 1 (got \(cpus))")
         }
-        guard memoryMiB >= 1 else {
-            throw .machineFailed(operation: "create", message: "machine.memory-mib must be at least 1 (got \(memoryMiB))")
+        // The upper bound matches the configuration parser's; `--memory` bypasses the parser, and beyond it
+        // `UInt64(memoryMiB) << 20` would silently drop high bits (e.g. 2^44 + 64 MiB became 64 MiB).
+        guard memoryMiB >= 1, memoryMiB <= 1 << 20 else {
+            throw .machineFailed(operation: "create", message: "machine.memory-mib must be 1…1048576 (got \(memoryMiB))")
         }
         guard let kernel = settings.kernel, !kernel.isEmpty else {
             throw .machineFailed(operation: "create", message: "machine.kernel is missing: no guest to load")

@@ -45,4 +45,16 @@ import Testing
         #expect(table.owner(ofPort: 0x1234)?.base == 0x1234)
         withExtendedLifetime(machine) {}
     }
+
+    @Test func memoryBeyondTheParserLimitIsRefusedNotTruncated() throws {
+        var configuration = VMConfiguration()
+        // What `--memory` may set, bypassing the parser: 2^44 + 64 MiB once became a 64 MiB machine.
+        configuration.machine = MachineSettings(cpus: 1, memoryMiB: (1 << 44) + 64, kernel: "/nonexistent")
+        do {
+            _ = try VirtualMachine.create(configuration: configuration, registry: PluginRegistry())
+            Issue.record("a machine was created with \((1 << 44) + 64) MiB")
+        } catch {
+            #expect("\(error)".contains("machine.memory-mib must be 1…1048576"))
+        }
+    }
 }
