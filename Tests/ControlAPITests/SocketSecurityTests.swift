@@ -37,8 +37,8 @@ import VMM
         #expect(access(dir + "/api.sock", F_OK) != 0)
     }
 
-    @Test func refusesADirectoryOwnedBySomeoneElse() throws {
-        guard geteuid() == 0 else { return }  // needs root to chown
+    @Test(.enabled(if: geteuid() == 0, "needs root to chown"))
+    func refusesADirectoryOwnedBySomeoneElse() throws {
         let t = try APITestVM(vcpus: 1)
         defer { t.shutdown() }
         let dir = makePrivateDirectory()
@@ -70,8 +70,8 @@ import VMM
     /// A child process that becomes uid 65534 connects and sends a pause: with the socket at 0600 it cannot even
     /// connect; with the file-system protection removed (the test opens the directory and socket to everyone),
     /// the SO_PEERCRED check refuses it with a 403 — and the VM stays running.
-    @Test func peersWithAnotherUIDAreRefused() throws {
-        guard geteuid() == 0 else { return }  // setuid() needs root
+    @Test(.enabled(if: geteuid() == 0, "setuid() needs root"))
+    func peersWithAnotherUIDAreRefused() throws {
         let t = try APITestVM(vcpus: 1)
         defer { t.shutdown() }
         let request = "PATCH /vm HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n{\"state\":\"Paused\"}"
