@@ -159,7 +159,8 @@ public final class DeviceTimers: @unchecked Sendable {
                 timer.device.withLock {
                     // Still the same arming? (a stop or re-arm after expiry cancels this firing)
                     let current = locked { stopping ? UInt64.max : timers[i].generation }
-                    guard current == generation else { return }
+                    // … and the plugin has not destructed the instance (its callback state may be gone).
+                    guard current == generation, !timer.device.isDestructed else { return }
                     locked { fired += 1 }
                     timer.callback(timer.device.devIns, timer.user, UInt64(i + 1))
                 }

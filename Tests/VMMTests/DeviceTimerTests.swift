@@ -82,6 +82,21 @@ import VMM
         #expect(machine.timers.firedCount == 1)
     }
 
+    @Test func noCallbackReachesADestructedDevice() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        let device = try #require(pdm.deviceInstances.first)
+        let (a, _) = TimerProbeDevice.handles.withLock { $0 }
+        pdm.destroy()
+        #expect(device.isDestructed)
+        // The machine (and its timer thread) outlives the PDM: a timer still armed, or armed late, is due at once
+        // but must not call into the destructed plugin.
+        #expect(machine.timers.arm(a, device: device, nanoseconds: 0) == VMH_OK)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 0.5) == .timedOut)
+        #expect(TimerProbeDevice.firings.withLock { $0 }.isEmpty)
+        #expect(machine.timers.firedCount == 0)
+    }
+
     @Test func timerThreadEndsWithTheMachine() throws {
         TimerProbeDevice.reset()
         weak var released: DeviceTimers?

@@ -132,6 +132,8 @@ extension PDMCore {
     func destructAll() {
         published.withLock { $0 = [] }
         for device in devices.reversed() {
+            // Before its drivers go: no host timer callback reaches the device (or, through it, its drivers).
+            device.markDestructed()
             for attachment in device.luns {
                 for driver in attachment.drivers.reversed() {
                     destructDriver(driver)

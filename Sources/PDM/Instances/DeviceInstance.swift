@@ -1,6 +1,7 @@
 import CVMHostABI
 import Glibc
 import Logging
+import Synchronization
 
 /// One constructed device: owns its `VMHDevIns`, the zeroed 64-byte-aligned instance data, the C name
 /// `"<device>/<instance>"`, its LUN driver chains and its per-instance lock. Addresses are stable from construct
@@ -32,6 +33,7 @@ public final class DeviceInstance: @unchecked Sendable {
     public let flags: UInt32
 
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let destructedFlag = Atomic<Bool>(false)
     private let cName: UnsafeMutablePointer<CChar>
     private let data: UnsafeMutableRawPointer?
 
@@ -92,6 +94,15 @@ public final class DeviceInstance: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
+    }
+
+    /// True once the PDM is about to call (or called) the plugin's destruct. Set under the instance lock, so a
+    /// host thread that checks it inside `withLock` (the device timer thread) never calls into a destructed
+    /// instance. (THREAD_SAFE devices have no host lock: for them the check narrows the window only.)
+    public var isDestructed: Bool { destructedFlag.load(ordering: .acquiring) }
+
+    func markDestructed() {
+        withLock { destructedFlag.store(true, ordering: .releasing) }
     }
 
     /// The top driver instance of `lun`, if a chain is attached.
