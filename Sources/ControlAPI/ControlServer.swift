@@ -64,17 +64,17 @@ public final class ControlServer: Sendable {
             .childChannelInitializer { channel in
                 ControlServer.initializeConnection(channel, service: service)
             }
-        let previousMask = umask(0o177)
+        // No umask games: the mask is process-wide, and changing it here would race with every other thread
+        // creating files (plugins' log and disk files). The socket is chmod'ed to 0600 right after bind; in the
+        // instant before, a connection from another uid is still refused by the SO_PEERCRED check.
         let bound: any Channel
         do {
             bound = try bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).wait()
         } catch {
-            umask(previousMask)
             service.shutdown()
             try? group.syncShutdownGracefully()
             throw .socketFailed(path: socketPath, reason: "cannot listen: \(error)")
         }
-        umask(previousMask)
         do throws(ControlServerError) {
             try SocketSecurity.protectSocket(path: socketPath, uid: uid)
         } catch {
