@@ -9,8 +9,8 @@ import Testing
 /// result loads and runs.
 @Suite(.serialized)
 struct PluginProductTests {
-    static let products = ["DebugExit", "Serial16550", "Scratchpad", "ProbeDevice", "Stdio", "AsyncDelay",
-                           "ProbeDriver"]
+    static let products = ["DebugExit", "Serial16550", "Scratchpad", "ProbeDevice", "VirtioBlk", "Stdio",
+                           "AsyncDelay", "ProbeDriver", "Block", "RawFile", "Char", "File", "UnixSocket"]
 
     /// The repository root, from this file's path (`<root>/Tests/PluginTests/PluginProductTests.swift`).
     static let root = URL(fileURLWithPath: #filePath)
