@@ -230,6 +230,9 @@ public final class VirtualMachine: @unchecked Sendable {
         exitStatusBox.withLock { if $0 == nil { $0 = exitStatus } }
         guard !deferredPowerOffQueued.exchange(true, ordering: .sequentiallyConsistent) else { return }
         queueDeferred("power off") { vm in
+            // Allow a later request once this one is over, so a failed attempt does not swallow the next
+            // DebugExit (the exit status recorded first still wins).
+            defer { vm.deferredPowerOffQueued.store(false, ordering: .sequentiallyConsistent) }
             switch vm.state {
             case .off, .poweringOff, .destroying, .terminated: return
             default: _ = try vm.powerOff()

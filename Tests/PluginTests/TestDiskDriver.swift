@@ -21,6 +21,8 @@ enum TestDiskDriver {
         var pending: [Int] = []
         var submitted: [(op: UInt32, offset: UInt64, length: UInt64)] = []
         var instance = 0
+        /// Misbehave on purpose: complete each request from inside `submit` (the interface forbids it).
+        var completeInsideSubmit = false
     }
     private static let state = Mutex(State())
 
@@ -30,6 +32,9 @@ enum TestDiskDriver {
     }
 
     static var disk: [UInt8] { state.withLock { $0.disk } }
+
+    /// From now on (until `reset`), complete every request from inside `submit`.
+    static func completeInsideSubmit() { state.withLock { $0.completeInsideSubmit = true } }
     static var pendingCount: Int { state.withLock { $0.pending.count } }
     static var submitted: [(op: UInt32, offset: UInt64, length: UInt64)] { state.withLock { $0.submitted } }
 
@@ -73,15 +78,17 @@ enum TestDiskDriver {
 
     fileprivate static func submit(_ request: UnsafeMutablePointer<VMHBlockRequest>) -> Int32 {
         let r = request.pointee
-        return state.withLock { s in
+        let (status, inline) = state.withLock { s -> (Int32, Bool) in
             if r.op != VMH_BLOCK_OP_FLUSH {
-                guard r.offset + r.length <= UInt64(s.disk.count) else { return VMH_ERR_OUT_OF_RANGE }
-                if r.op == VMH_BLOCK_OP_WRITE && s.readOnly { return VMH_ERR_WRONG_STATE }
+                guard r.offset + r.length <= UInt64(s.disk.count) else { return (VMH_ERR_OUT_OF_RANGE, false) }
+                if r.op == VMH_BLOCK_OP_WRITE && s.readOnly { return (VMH_ERR_WRONG_STATE, false) }
             }
             s.submitted.append((r.op, r.offset, r.length))
             s.pending.append(Int(bitPattern: request))
-            return VMH_OK
+            return (VMH_OK, s.completeInsideSubmit)
         }
+        if status == VMH_OK && inline { completePending() }
+        return status
     }
 
     static func register(in registry: PluginRegistry) throws {

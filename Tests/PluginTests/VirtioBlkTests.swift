@@ -106,6 +106,23 @@ extension TestDiskSuites {
             #expect(h.vmm.guestRAM(0x200000, count: 4096) == data)
         }
 
+        /// A chain that completes inside `submit` (forbidden by the interface) must not hang the vCPU on the
+        /// device's lock: the request still completes, once.
+        @Test(.timeLimit(.minutes(1)))
+        func aChainCompletingInsideSubmitDoesNotHangTheDevice() throws {
+            let h = try harness()
+            TestDiskDriver.completeInsideSubmit()
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            let data = pattern(4096, seed: 11)
+            h.vmm.setGuestRAM(0x100000, data)
+            q.request(head: 0, type: 1, sector: 16, data: [.init(address: 0x100000, length: 4096, writable: false)])
+            #expect(q.usedIndex == 1)
+            #expect(q.status(0) == 0)
+            #expect(Array(TestDiskDriver.disk[8192..<12288]) == data)
+            #expect(TestDiskDriver.pendingCount == 0)
+        }
+
         @Test func flushGetIDAndUnsupportedTypes() throws {
             let h = try harness(settings: ["serial": .string("disk-serial-1")])
             var q = VirtqueueTestDriver(h)

@@ -15,6 +15,10 @@
 // lock. Suspend and power-off (FIRST flags: the device goes before its chain) stop taking requests; the Block
 // driver below then waits for the ones in flight. Resume picks up notifications that came meanwhile.
 import PluginSDK
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The VirtioBlk device.
 final class VirtioBlk: DevicePlugin, @unchecked Sendable {
@@ -47,6 +51,8 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
     private var notifyThread: WorkerThread?
 
     private let lock = ConditionLock()
+    /// The thread inside `disk.submit` (0: none), to catch a chain that completes from inside submit.
+    private let submittingThread = Atomic<UInt>(0)
     // Guarded by `lock`:
     private var status: UInt32 = 0
     private var deviceFeaturesSel: UInt32 = 0
@@ -555,7 +561,9 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         slot.generation = generation
         slot.busy = true
         inFlight += 1
+        submittingThread.store(UInt(pthread_self()), ordering: .releasing)
         let status = disk.submit(slot.request)
+        submittingThread.store(0, ordering: .releasing)
         guard status == .ok else {
             slot.busy = false
             inFlight -= 1
@@ -615,7 +623,19 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
     private func completed(_ request: UnsafeMutablePointer<VMHBlockRequest>, _ result: PluginStatus) {
         guard let user = request.pointee.user else { return }
         let slot = Unmanaged<RequestSlot>.fromOpaque(user).takeUnretainedValue()
-        lock.withLock {
+        if submittingThread.load(ordering: .acquiring) == UInt(pthread_self()) {
+            // The chain completed inside `submit` (the ABI forbids it): this thread already holds `lock`, which is
+            // not re-entrant, so finish here instead of hanging the vCPU.
+            reportMalformed("the block chain completed a request inside submit (not allowed); handled inline")
+            completeHoldingLock(slot, result)
+            return
+        }
+        lock.withLock { completeHoldingLock(slot, result) }
+    }
+
+    /// Finishes `slot`'s request and interrupts the guest; the caller holds `lock`.
+    private func completeHoldingLock(_ slot: RequestSlot, _ result: PluginStatus) {
+        do {
             slot.busy = false
             inFlight -= 1
             guard slot.generation == generation else { return }  // the device was reset: nobody waits for it
