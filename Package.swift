@@ -31,7 +31,8 @@ let pluginTargets: [Target] = plugins.map { p in
     if p.language == "c" {
         return .target(name: p.name, dependencies: ["CVMHostABI"], path: "Plugins/\(p.kind)/\(p.name)")
     }
-    return .target(name: p.name, dependencies: ["PluginSDK"], path: "Plugins/\(p.kind)/\(p.name)",
+    let shared: [Target.Dependency] = p.name.hasPrefix("Probe") ? ["ProbeBehaviour"] : []
+    return .target(name: p.name, dependencies: ["PluginSDK"] + shared, path: "Plugins/\(p.kind)/\(p.name)",
                    swiftSettings: strict)
 }
 
@@ -90,6 +91,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
+
+        // ---- Code shared by plugins (linked statically into each) ----
+        .target(name: "ProbeBehaviour", dependencies: ["PluginSDK"], path: "Plugins/Shared/ProbeBehaviour",
+                swiftSettings: strict),
 
         // ---- For plugin authors ----
         .target(name: "PluginSystemShim", path: "Sources/PluginSystemShim"),

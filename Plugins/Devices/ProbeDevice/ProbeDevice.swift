@@ -6,34 +6,7 @@
 // `fail-on` (construct|initComplete|powerOn|resume: that callback fails with VMH_ERR_GENERAL).
 // Every callback logs one INFO line that is exactly its name; a completed async operation logs `<name>-done`.
 import PluginSDK
-
-/// Probe's settings, read and checked in construct.
-struct ProbeSettings {
-    static let keys = ["luns", "async-ms", "async-on", "never-complete", "fail-on"]
-    static let failable = ["", "construct", "initComplete", "powerOn", "resume"]
-
-    let luns: UInt32
-    let asyncMilliseconds: Int64
-    let asyncOn: Set<PowerOperation>
-    let neverComplete: Bool
-    let failOn: String
-
-    init(_ config: Configuration) throws(ConfigError) {
-        try config.validate(keys: Self.keys)
-        luns = try config.integer("luns", as: UInt32.self, default: 0, in: 0...256)
-        asyncMilliseconds = try config.integer("async-ms", as: Int64.self, default: 0, in: 0...3_600_000)
-        var operations = Set<PowerOperation>()
-        for word in try config.string("async-on", default: "suspend|powerOff|reset").split(separator: "|") {
-            guard let operation = PowerOperation(rawValue: String(word)) else {
-                throw .invalidValue(key: "async-on", message: "'\(word)' is not suspend, powerOff or reset")
-            }
-            operations.insert(operation)
-        }
-        asyncOn = operations
-        neverComplete = try config.bool("never-complete", default: false)
-        failOn = try config.string("fail-on", default: "", oneOf: Self.failable)
-    }
-}
+import ProbeBehaviour
 
 /// The Probe device.
 class Probe: DevicePlugin {
@@ -44,51 +17,30 @@ class Probe: DevicePlugin {
     class var flags: DeviceFlags { [] }
 
     let context: DeviceContext
-    let settings: ProbeSettings
+    let settings: ProbeBehaviour
 
     required init(context: DeviceContext) throws {
         context.log("construct")
         self.context = context
-        settings = try ProbeSettings(context.config)
+        settings = try ProbeBehaviour(context.config, acceptsLUNs: true)
         for lun in 0..<settings.luns {
             try context.attachDriver(lun: lun)
         }
-        try failIfAsked("construct")
-    }
-
-    private func failIfAsked(_ callback: String) throws {
-        if settings.failOn == callback {
-            throw PluginError(.general, "fail-on asks \(callback) to fail")
-        }
+        try settings.failIfAsked("construct")
     }
 
     private func maybeAsync(_ operation: PowerOperation) -> PowerResult {
-        guard settings.asyncOn.contains(operation), settings.asyncMilliseconds > 0 || settings.neverComplete else {
-            return .done
-        }
-        if settings.neverComplete { return .pending }
-        let completion = context.asyncCompletion()
-        let milliseconds = settings.asyncMilliseconds
-        do {
-            try PluginThread.detach {
-                PluginThread.sleep(milliseconds: milliseconds)
-                completion.complete()
-            }
-        } catch {
-            context.log(.error, "\(operation.rawValue): \(error); completing at once")
-            return .done
-        }
-        return .pending
+        settings.result(of: operation, completion: context.asyncCompletion, logError: { context.log(.error, $0) })
     }
 
     func initComplete() throws {
         context.log("initComplete")
-        try failIfAsked("initComplete")
+        try settings.failIfAsked("initComplete")
     }
 
     func powerOn() throws {
         context.log("powerOn")
-        try failIfAsked("powerOn")
+        try settings.failIfAsked("powerOn")
     }
 
     func reset() -> PowerResult {
@@ -103,7 +55,7 @@ class Probe: DevicePlugin {
 
     func resume() throws {
         context.log("resume")
-        try failIfAsked("resume")
+        try settings.failIfAsked("resume")
     }
 
     func powerOff() -> PowerResult {
