@@ -37,7 +37,7 @@ struct DemoCommand: ParsableCommand {
         SignalWatcher.blockInProcess()
         var configuration = VMConfiguration()
         configuration.machine = MachineSettings(cpus: cpus, memoryMiB: 64, kernel: guest,
-                                                cmdline: "cpus=\(cpus) heartbeat=256")
+                                                cmdline: "cpus=\(cpus) heartbeat=1024")
         configuration.addDevice(
             DeviceConfig(name: "Serial16550", settings: ["iobase": .integer(0x3f8), "irq": .integer(4)])
                 .lun(0, DriverConfig(name: "AsyncDelay", settings: ["delay-ms": .integer(flushMilliseconds)],
