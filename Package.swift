@@ -113,20 +113,22 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
-        .testTarget(name: "PDMTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+        // Test-only helpers shared by the suites (child processes with captured output and a deadline).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "PDMTests", dependencies: ["TestSupport", "PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "ELF", "PDM", "PluginTestKit", "TestGuestImages"],
+        .testTarget(name: "VMMTests", dependencies: ["TestSupport", "VMM", "KVM", "ELF", "PDM", "PluginTestKit", "TestGuestImages"],
                     swiftSettings: strict),
-        .testTarget(name: "ControlAPITests", dependencies: ["ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit", "TestGuestImages",
+        .testTarget(name: "ControlAPITests", dependencies: ["TestSupport", "ControlAPI", "VMM", "PDM", "KVM", "PluginTestKit", "TestGuestImages",
                                                           .product(name: "NIOHTTP1", package: "swift-nio"),
                                                           .product(name: "NIOCore", package: "swift-nio"),
                                                           .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "Yams", package: "Yams")],
                     swiftSettings: strict),
         // Authors' kit: `vmhost plugin check/new`, the ABI header's compatibility promises, the C example.
-        .testTarget(name: "AuthorKitTests", dependencies: ["PDM", "ELF", "PluginTestKit", "CVMHostABI"],
+        .testTarget(name: "AuthorKitTests", dependencies: ["TestSupport", "PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "PluginTests", dependencies: ["PluginTestKit", "PDM", "CVMHostABI"],
+        .testTarget(name: "PluginTests", dependencies: ["TestSupport", "PluginTestKit", "PDM", "CVMHostABI"],
                     swiftSettings: strict),
         // The SDK itself, with device/driver types compiled into the test and registered in-process.
         .testTarget(name: "PluginSDKTests", dependencies: ["PluginSDK", "PluginTestKit", "PDM", "CVMHostABI"],

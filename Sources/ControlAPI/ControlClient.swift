@@ -51,15 +51,18 @@ public final class ControlClient: @unchecked Sendable {
     public let socketPath: String
     private let fd: Int32
     private let raw: Bool
+    /// The wait for an answer when a call names none (nil: wait as long as the operation takes).
+    public let defaultTimeoutMilliseconds: Int64?
     private let lock = Mutex<Void>(())
     private let shutDown = Atomic<Bool>(false)
     /// The codec and the thread that made it (reused while the same thread asks; guarded by `lock`).
     private nonisolated(unsafe) var cachedCodec: (codec: EmbeddedChannel, thread: pthread_t)?
 
-    private init(socketPath: String, fd: Int32, raw: Bool) {
+    private init(socketPath: String, fd: Int32, raw: Bool, defaultTimeoutMilliseconds: Int64?) {
         self.socketPath = socketPath
         self.fd = fd
         self.raw = raw
+        self.defaultTimeoutMilliseconds = defaultTimeoutMilliseconds
     }
 
     deinit {
@@ -81,8 +84,10 @@ public final class ControlClient: @unchecked Sendable {
     }
 
     /// Connects to the API socket. `raw`: requests are sent as the given bytes (`sendRaw`), for tests of
-    /// malformed input; answers are still parsed by NIO's response decoder.
-    public static func connect(socketPath: String, raw: Bool = false) throws -> ControlClient {
+    /// malformed input; answers are still parsed by NIO's response decoder. `defaultTimeoutMilliseconds`: how
+    /// long a request that names no timeout waits for its answer (nil: as long as the operation takes).
+    public static func connect(socketPath: String, raw: Bool = false,
+                               defaultTimeoutMilliseconds: Int64? = nil) throws -> ControlClient {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError.connectFailed(path: socketPath, reason: String(cString: strerror(errno))) }
         var address = sockaddr_un()
@@ -105,10 +110,11 @@ public final class ControlClient: @unchecked Sendable {
             Glibc.close(fd)
             throw ClientError.connectFailed(path: socketPath, reason: reason)
         }
-        return ControlClient(socketPath: socketPath, fd: fd, raw: raw)
+        return ControlClient(socketPath: socketPath, fd: fd, raw: raw,
+                             defaultTimeoutMilliseconds: defaultTimeoutMilliseconds)
     }
 
-    /// Sends one request and waits for its answer (`timeoutMilliseconds` nil: forever).
+    /// Sends one request and waits for its answer (`timeoutMilliseconds` nil: the client's default).
     public func request(_ method: HTTPMethod, _ path: String, json: [UInt8]? = nil,
                         timeoutMilliseconds: Int64? = nil) throws -> Response {
         try lock.withLock { _ in
@@ -125,7 +131,8 @@ public final class ControlClient: @unchecked Sendable {
             try codec.writeOutbound(HTTPClientRequestPart.end(nil))
             do {
                 try sendEncoded(codec)
-                return try receive(codec, timeoutMilliseconds: timeoutMilliseconds, onLine: nil)
+                return try receive(codec, timeoutMilliseconds: timeoutMilliseconds ?? defaultTimeoutMilliseconds,
+                                   onLine: nil)
             } catch {
                 cachedCodec = nil  // the decoder may hold half an answer
                 throw error

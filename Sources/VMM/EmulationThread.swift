@@ -49,6 +49,15 @@ public final class EmulationThread: @unchecked Sendable {
     }
 
     /// True while the EMT is parked on its semaphore (suspended VM, halted vCPU, EMT 0 waiting in a walk).
+    /// "parked", "busy" or "in guest" (a racy snapshot, for diagnostics).
+    var activityDescription: String {
+        switch EMTActivity(rawValue: activity.load(ordering: .relaxed)) {
+        case .parked: return "parked"
+        case .inGuest: return "in guest"
+        default: return "busy"
+        }
+    }
+
     public var isParked: Bool { activity.load(ordering: .sequentiallyConsistent) == EMTActivity.parked.rawValue }
 
     /// True when called on this EMT.
@@ -130,27 +139,43 @@ public final class EmulationThread: @unchecked Sendable {
     }
 
     /// Parks until `notify()` unless `shouldWake()` already holds. Used by the loop, the halted wait and the
-    /// PDM walk waiter.
-    func park(timeoutNanoseconds: UInt64? = nil, shouldWake: () -> Bool) {
+    /// PDM walk waiter. Returns false if it came back because `timeoutNanoseconds` passed without a notification.
+    @discardableResult
+    func park(timeoutNanoseconds: UInt64? = nil, shouldWake: () -> Bool) -> Bool {
         activity.store(EMTActivity.parked.rawValue, ordering: .sequentiallyConsistent)
         if shouldWake() {
             if activity.compareExchange(expected: EMTActivity.parked.rawValue, desired: EMTActivity.busy.rawValue,
                                         ordering: .sequentiallyConsistent).exchanged {
-                return
+                return true
             }
             parkSemaphore.wait()  // a notifier took us out of `parked` and posts: consume it
-            return
+            return true
         }
         if let timeoutNanoseconds {
-            if parkSemaphore.wait(timeoutNanoseconds: timeoutNanoseconds) { return }
+            if parkSemaphore.wait(timeoutNanoseconds: timeoutNanoseconds) { return true }
             if activity.compareExchange(expected: EMTActivity.parked.rawValue, desired: EMTActivity.busy.rawValue,
                                         ordering: .sequentiallyConsistent).exchanged {
-                return
+                return false
             }
             parkSemaphore.wait()
+            return true
         } else {
             parkSemaphore.wait()
+            return true
         }
+    }
+
+    /// How long an idle EMT parks before it looks again by itself: a safety net, so that a notification lost
+    /// anywhere costs this much latency instead of a VM operation that never returns.
+    static let parkRecheckNanoseconds: UInt64 = 100_000_000
+
+    /// After a park that timed out: work that is queued without its flag means a notification went missing.
+    /// Re-flags it (so the loop serves it) and says so in the log.
+    private func recoverMissedWakeup() {
+        let queued = group.requests.queuedWork(for: self)
+        guard queued, !group.requests.hasPending(for: self) else { return }
+        group.requests.reflag(for: self)
+        group.logger.error("internal: EMT \(id): found queued work without its notification; serving it now\n\(group.diagnostics())")
     }
 
     // MARK: The loop
@@ -177,8 +202,10 @@ public final class EmulationThread: @unchecked Sendable {
                 activity.store(EMTActivity.busy.rawValue, ordering: .sequentiallyConsistent)
                 executor.clearImmediateExit()
                 handle(result)
-            } else {
-                park { hasPendingForceAction() || group.mayRunGuest(self) }
+            } else if !park(timeoutNanoseconds: Self.parkRecheckNanoseconds, shouldWake: {
+                hasPendingForceAction() || group.mayRunGuest(self)
+            }) {
+                recoverMissedWakeup()
             }
         }
     }

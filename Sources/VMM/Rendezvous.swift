@@ -78,6 +78,16 @@ public final class Rendezvous: @unchecked Sendable {
         self.group = group
     }
 
+    /// The round in progress, for diagnostics.
+    var roundDescription: String {
+        state.withLock { state in
+            guard let round = state.current else { return "none (next generation \(state.nextGeneration))" }
+            return "generation \(round.generation) \(round.type) initiated by EMT \(round.initiator)"
+                + "\(round.holdForRequester ? " for an outside requester" : ""): arrivals \(round.arrivals), "
+                + "done \(round.doneCount), left \(round.leftCount), finish waiters \(round.finishWaiters)"
+        }
+    }
+
     /// Runs `body` on the EMTs as `type` says and returns the merged status (first failure, else the most
     /// important informational code). Any thread; see the type's documentation.
     public func run(_ type: RendezvousType, options: RendezvousOptions = [],

@@ -37,11 +37,11 @@ final class VMRequest: @unchecked Sendable {
 
 /// A FIFO request list with a priority lane (one for the global queue, one per vCPU).
 final class RequestList: @unchecked Sendable {
-    private struct Lanes {
+    struct Lanes {
         var priority: [VMRequest] = []
         var normal: [VMRequest] = []
     }
-    private let lanes = Mutex(Lanes())
+    let lanes = Mutex(Lanes())
 
     func push(_ request: VMRequest) {
         lanes.withLock { lanes in
@@ -147,10 +147,33 @@ public final class RequestQueue: @unchecked Sendable {
         }
         for emt in emts { emt.notify() }
         guard wait else { return .success }
-        request.done.wait()
+        // Timed, as a safety net: a request not served within a second is reported with the EMT picture and
+        // its EMTs are notified again (a lost notification then costs a second, not a VM that never answers).
+        var waited = 0
+        while !request.done.wait(timeoutNanoseconds: Self.requesterRecheckNanoseconds) {
+            waited += 1
+            if waited == 1 || waited % 60 == 0 {
+                group.logger.error("internal: a request to the EMTs is not served after \(waited) s\n\(group.diagnostics())")
+            }
+            for emt in emts { emt.notify() }
+        }
         let status = request.status
         if request.outsideWaiter { request.answered.store(true, ordering: .releasing) }
         return status
+    }
+
+    /// How long a requester waits before it looks at an unserved request again.
+    static let requesterRecheckNanoseconds: UInt64 = 1_000_000_000
+
+    /// True if the global queue or `emt`'s own queue holds a request, whatever the flags say.
+    func queuedWork(for emt: EmulationThread) -> Bool {
+        global.hasPending(priorityOnly: false) || perVCPU[emt.id].hasPending(priorityOnly: false)
+    }
+
+    /// Sets the request flags for what is queued for `emt` (see `EmulationThread.recoverMissedWakeup`).
+    func reflag(for emt: EmulationThread) {
+        if global.hasPending(priorityOnly: false) { group.vmFlags.set(.request) }
+        if perVCPU[emt.id].hasPending(priorityOnly: false) { emt.flags.set(.request) }
     }
 
     /// True if the global queue or `emt`'s own queue holds a request (`priorityOnly`: a priority one).

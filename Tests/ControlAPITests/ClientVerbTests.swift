@@ -1,6 +1,7 @@
 import ControlAPI
 import Foundation
 import Testing
+import TestSupport
 import VMM
 
 /// The `vmhost` client verbs, run as the real executable (from the build products folder) against a server in
@@ -18,19 +19,8 @@ import VMM
     }
 
     func vmhost(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        let outcome = try ChildProcess.run([Self.executable] + arguments, timeout: 60)
+        return Run(status: outcome.status, stdout: outcome.output, stderr: outcome.errors)
     }
 
     @Test func verbsSucceedAndReportTheOutcome() throws {
@@ -83,20 +73,15 @@ import VMM
 
     @Test func eventsFollowsTheStreamUntilTheServerGoesAway() throws {
         let t = try APITestVM(vcpus: 1)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["events", "--json", "--api-socket", t.socketPath]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
+        let process = try ChildProcess([Self.executable, "events", "--json", "--api-socket", t.socketPath])
         // Wait until it is subscribed, then change the state and stop the server.
         #expect(waitUntil { t.server.eventSubscriberCount == 1 })
         try t.vm.suspend()
         try t.vm.resume()
         t.shutdown()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let outcome = process.wait(timeout: 60)
+        #expect(outcome.succeeded, "\(outcome)")
+        let text = outcome.output
         let states = text.split(separator: "\n").compactMap { try? ControlEvent(jsonLine: String($0)) }
             .filter { $0.previous != nil }.map { "\($0.previous!)->\($0.state!)" }
         #expect(Array(states.prefix(4)) == ["running->suspending", "suspending->suspended", "suspended->resuming",

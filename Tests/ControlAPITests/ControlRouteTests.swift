@@ -234,7 +234,7 @@ import VMM
         let timeline = BootTimeline()
         let server = try ControlServer.listen(socketPath: directory + "/api.sock", timeline: timeline, logger: logger)
         defer { server.close() }
-        let client = try ControlClient.connect(socketPath: directory + "/api.sock")
+        let client = try ControlClient.connect(socketPath: directory + "/api.sock", defaultTimeoutMilliseconds: 60_000)
         defer { client.close() }
         let early = try client.request(.GET, "/vm").decode(VMStatusResponse.self)
         #expect(early.state == "creating")

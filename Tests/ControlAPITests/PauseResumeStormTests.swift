@@ -68,7 +68,7 @@ import VMM
 
         // The event stream, followed for the whole storm.
         let streamed = Mutex<[ControlEvent]>([])
-        let follower = try ControlClient.connect(socketPath: socketPath)
+        let follower = try ControlClient.connect(socketPath: socketPath, defaultTimeoutMilliseconds: 60_000)
         let subscribed = Atomic<Bool>(false)
         let failures = Mutex<[String]>([])
         let outcomes = Mutex<[String: Int]>([:])
@@ -88,7 +88,7 @@ import VMM
                 return
             }
             while !subscribed.load(ordering: .sequentiallyConsistent) { usleep(1_000) }
-            guard let client = try? ControlClient.connect(socketPath: socketPath) else {
+            guard let client = try? ControlClient.connect(socketPath: socketPath, defaultTimeoutMilliseconds: 60_000) else {
                 failures.withLock { $0.append("client \(index) cannot connect") }
                 if finishedClients.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == clientCount {
                     follower.close()
@@ -99,7 +99,15 @@ import VMM
                 // The last client to finish ends the stream with a reset (no suspend/resume transitions).
                 if finishedClients.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == clientCount {
                     stormMs.store(Int(start.nowMilliseconds()), ordering: .sequentiallyConsistent)
-                    if (try? client.request(.PUT, "/actions", body: VMAction(.reset)))?.status != 204 {
+                    do {
+                        let reply = try client.request(.PUT, "/actions", body: VMAction(.reset),
+                                                       timeoutMilliseconds: 30_000)
+                        if reply.status != 204 {
+                            failures.withLock { $0.append("reset: status \(reply.status): \(reply.text)") }
+                            follower.close()
+                        }
+                    } catch {
+                        failures.withLock { $0.append("reset: \(error) (VM \(vm.state))\n\(vm.emts.diagnostics())") }
                         follower.close()
                     }
                 }
@@ -120,7 +128,7 @@ import VMM
                     let outcome = response.header("VMHost-Outcome") ?? "?"
                     local["\(pause ? "pause" : "resume"):\(outcome)", default: 0] += 1
                 } catch {
-                    failures.withLock { $0.append("client \(index): \(error)") }
+                    failures.withLock { $0.append("client \(index): \(error) (VM \(vm.state))\n\(vm.emts.diagnostics())") }
                     return
                 }
             }
@@ -158,7 +166,7 @@ import VMM
         #expect(donePauses > 100 && doneResumes > 100)
 
         // Sequentially: counters frozen while suspended, moving after resume.
-        let client = try ControlClient.connect(socketPath: socketPath)
+        let client = try ControlClient.connect(socketPath: socketPath, defaultTimeoutMilliseconds: 60_000)
         defer { client.close() }
         if vm.state == .suspended {
             #expect(try client.request(.PATCH, "/vm", body: VMStatePatch(state: .resumed)).status == 204)

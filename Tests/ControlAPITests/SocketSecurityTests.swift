@@ -100,14 +100,18 @@ import VMM
     private func runAsNobody(socketPath: String, request: String) -> (connectErrno: Int32, reply: [UInt8]) {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { return (-1, []) }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // not inherited by other tests' children
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, byte) in socketPath.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
         }
         let requestBytes = Array(request.utf8)
+        // Allocated before the fork: the child of a multithreaded process must not call malloc.
+        var childBuffer = [UInt8](repeating: 0, count: 4096)
         let pid = fork()
         if pid == 0 {
+            alarm(20)  // a child that cannot finish ends instead of holding inherited descriptors
             close(pipeFDs[0])
             var status: Int32 = 0
             if setgroups(0, nil) != 0 || setgid(65534) != 0 || setuid(65534) != 0 { _exit(90) }
@@ -122,11 +126,10 @@ import VMM
                 _exit(status)
             }
             _ = requestBytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let n = childBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n <= 0 { break }
-                _ = buffer.withUnsafeBytes { write(pipeFDs[1], $0.baseAddress, n) }
+                _ = childBuffer.withUnsafeBytes { write(pipeFDs[1], $0.baseAddress, n) }
             }
             _exit(0)
         }
@@ -134,6 +137,9 @@ import VMM
         var reply: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
+            // Bounded: a reply that does not come within 30 s ends the exchange (the test then fails on it).
+            var poller = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 30_000) <= 0 { kill(pid, SIGKILL); break }
             let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
             if n <= 0 { break }
             reply.append(contentsOf: buffer[0..<n])

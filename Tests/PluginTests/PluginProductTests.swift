@@ -3,6 +3,7 @@ import Foundation
 import PDM
 import PluginTestKit
 import Testing
+import TestSupport
 
 /// The built plugin products themselves: every `lib<Name>.so` exports the entry point and carries a compatible
 /// `.note.vmhost` ABI note; the C Scratchpad builds warning-free as plain C11 with only the ABI header and the
@@ -33,18 +34,12 @@ struct PluginProductTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let library = folder.appendingPathComponent("libScratchpadCC.so").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
-        process.arguments = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-shared", "-fPIC",
-                             "-I", Self.root.appendingPathComponent("Sources/CVMHostABI/include").path,
-                             "-o", library,
-                             Self.root.appendingPathComponent("Plugins/Devices/Scratchpad/scratchpad.c").path]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        let diagnostics = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "cc: \(diagnostics)")
+        let outcome = try ChildProcess.run(
+            ["/usr/bin/cc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-shared", "-fPIC",
+             "-I", Self.root.appendingPathComponent("Sources/CVMHostABI/include").path, "-o", library,
+             Self.root.appendingPathComponent("Plugins/Devices/Scratchpad/scratchpad.c").path], timeout: 120)
+        let diagnostics = outcome.errors + outcome.output
+        #expect(outcome.succeeded, "cc: \(outcome)")
         #expect(diagnostics.isEmpty)
 
         // The cc-built module works with the host like the SwiftPM-built one.

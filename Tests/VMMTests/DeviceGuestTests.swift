@@ -3,6 +3,7 @@ import Glibc
 import PDM
 import Synchronization
 import Testing
+import TestSupport
 import VMM
 
 /// The real device plugins under the real VMM with the PVH test guests: the UART through the char chain to a
@@ -261,17 +262,13 @@ import VMM
                   - driver: {name: Block, below: {name: RawFile, settings: {path: "\(image)"}}}
             """
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("vmhost")
-        process.arguments = ["run", "--config", config, "--no-default-devices"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess([products.appendingPathComponent("vmhost").path, "run", "--config", config,
+                                        "--no-default-devices"])
         let flushed = eventually(timeoutMilliseconds: 30_000) { Self.text(log).contains("virtio-blk: flushed writes=2048") }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.send(SIGKILL)
+        let outcome = process.wait(timeout: 30)
         #expect(flushed, "\(Self.text(log))")
-        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(outcome.signal == SIGKILL, "\(outcome)")
         #expect(try Self.badSectors(image, count: 2048 * 8, seed: 0x99).isEmpty)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Paths, a C compiler and a process runner for the authors' kit tests.
 enum Workspace {
@@ -46,32 +47,13 @@ enum Workspace {
         var description: String { "exit \(status)\nstdout:\n\(output)\nstderr:\n\(errors)" }
     }
 
-    /// Runs `arguments` (the first is looked up on PATH) in `directory`, with `input` on standard input.
-    static func run(_ arguments: [String], in directory: URL? = nil, input: String? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        // Standard error goes to a file, so the one pipe left can be read to its end without a deadlock.
-        let errURL = FileManager.default.temporaryDirectory
-            .appendingPathComponent("vmhost-authors-stderr-\(getpid())-\(UUID().uuidString.prefix(8))")
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errURL) }
-        let err = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        try err.close()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errData = (try? Data(contentsOf: errURL)) ?? Data()
-        return Outcome(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
-                       errors: String(decoding: errData, as: UTF8.self))
+    /// Runs `arguments` (the first is looked up on PATH) in `directory`, with `input` on standard input; killed
+    /// after `timeout` seconds.
+    static func run(_ arguments: [String], in directory: URL? = nil, input: String? = nil,
+                    timeout: Double = 600) throws -> Outcome {
+        let outcome = try ChildProcess.run(arguments, in: directory?.path, input: input, timeout: timeout)
+        return Outcome(status: outcome.timedOut ? -1 : outcome.status, output: outcome.output,
+                       errors: outcome.errors + (outcome.timedOut ? "\n(killed after \(Int(timeout)) s)" : ""))
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -44,7 +44,7 @@ final class APITestVM: @unchecked Sendable {
         if powerOn { try vm.powerOn() }
     }
 
-    func client() throws -> ControlClient { try ControlClient.connect(socketPath: socketPath) }
+    func client() throws -> ControlClient { try ControlClient.connect(socketPath: socketPath, defaultTimeoutMilliseconds: 60_000) }
 
     func shutdown() {
         server.close()

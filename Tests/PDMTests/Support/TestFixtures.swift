@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Paths and helpers shared by the loader and ELF tests: a private temporary directory per test, C fixtures
 /// compiled at test time with the system C compiler, and the build products folder.
@@ -52,17 +53,10 @@ enum TestFixtures {
     @discardableResult
     static func compile(_ source: String, into directory: URL, as output: String, options: [String]) throws -> URL {
         let target = directory.appendingPathComponent(output)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-x", "c", "-Wall", "-Werror", "-I", abiIncludeDirectory.path] + options
-            + ["-o", target.path, fixturesDirectory.appendingPathComponent(source).path]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CompileFailure(description: "cc \(source) failed: " + String(decoding: message, as: UTF8.self))
+        let outcome = try ChildProcess.run(["cc", "-x", "c", "-Wall", "-Werror", "-I", abiIncludeDirectory.path]
+            + options + ["-o", target.path, fixturesDirectory.appendingPathComponent(source).path], timeout: 120)
+        guard outcome.succeeded else {
+            throw CompileFailure(description: "cc \(source) failed: \(outcome)")
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: target.path)
         return target
