@@ -8,7 +8,7 @@ import VMM
 /// every operation must come back (a lost wakeup anywhere in requests, rendezvous or parking would leave one
 /// waiting forever). A watchdog thread reports the EMT picture if one operation takes more than 10 s.
 @Suite struct OperationStressTests {
-    @Test(arguments: [2, 3, 4, 2])
+    @Test(arguments: [2, 3, 4])
     func thousandsOfSuspendResumeCyclesAllReturn(vcpus: Int) throws {
         let (vm, _, _) = try makeFakeVM(vcpus: vcpus)
         try vm.powerOn()
