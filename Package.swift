@@ -46,6 +46,8 @@ let package = Package(
         .library(name: "VMHostPluginABI", targets: ["CVMHostABI"]),
         .library(name: "VMHostPluginSDK", targets: ["PluginSDK"]),
         .library(name: "VMHostPluginTestKit", targets: ["PluginTestKit"]),
+        // `libVMHostYAML.so`, next to vmhost: read only when a configuration file is given.
+        .library(name: "VMHostYAML", type: .dynamic, targets: ["VMHostYAML"]),
     ] + plugins.map { .library(name: $0.name, type: .dynamic, targets: [$0.name]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -70,8 +72,9 @@ let package = Package(
         .target(name: "PDM", dependencies: [
             "CVMHostABI", "ELF",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: strict),
+        // YAML configuration files, loaded by the PDM on first use (Yams needs Foundation; vmhost does not).
+        .target(name: "VMHostYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "VMM", dependencies: [
             "PDM", "KVM", "ELF", "CVMHostABI",
             .product(name: "Logging", package: "swift-log"),

@@ -198,7 +198,10 @@ public final class PluginRegistry: Sendable {
         return module
     }
 
-    /// The `lib*.so` names in `directory`, sorted bytewise.
+    /// Libraries of the host itself that the build puts next to the plugins; never plugins.
+    static let hostLibraries: Set<String> = [YAMLFrontEnd.libraryName]
+
+    /// The `lib*.so` names in `directory` (but the host's own libraries), sorted bytewise.
     private static func pluginFiles(in directory: String) -> Result<[String], PluginLoadError> {
         guard let dir = opendir(directory) else {
             return .failure(PluginLoadError(path: directory, kind: .unreadable,
@@ -210,7 +213,9 @@ public final class PluginRegistry: Sendable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.hasPrefix("lib"), name.hasSuffix(".so"), name.count > 6 { names.append(name) }
+            if name.hasPrefix("lib"), name.hasSuffix(".so"), name.count > 6, !hostLibraries.contains(name) {
+                names.append(name)
+            }
         }
         return .success(names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
     }

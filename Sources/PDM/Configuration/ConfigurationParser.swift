@@ -1,16 +1,8 @@
-import Yams
-
 extension VMConfiguration {
     /// Parses a YAML (or JSON) configuration. Unknown keys and values of the wrong type are errors that name
     /// their key path.
     public init(yaml text: String) throws(ConfigurationError) {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigurationError(keyPath: "", message: "not valid YAML: \(error)")
-        }
-        guard let root else {
+        guard let root = try YAMLFrontEnd.compose(text) else {
             self.init()
             return
         }
@@ -18,9 +10,9 @@ extension VMConfiguration {
     }
 }
 
-/// Walks a composed YAML node tree into a `VMConfiguration`, keeping the key path for every error.
+/// Walks a composed configuration tree into a `VMConfiguration`, keeping the key path for every error.
 enum ConfigurationParser {
-    static func configuration(_ node: Node) throws(ConfigurationError) -> VMConfiguration {
+    static func configuration(_ node: ConfigNode) throws(ConfigurationError) -> VMConfiguration {
         var config = VMConfiguration()
         for (key, value) in try mapping(node, path: "") {
             switch key {
@@ -67,7 +59,7 @@ enum ConfigurationParser {
         return config
     }
 
-    static func device(_ node: Node, path: String) throws(ConfigurationError) -> DeviceConfig {
+    static func device(_ node: ConfigNode, path: String) throws(ConfigurationError) -> DeviceConfig {
         var name: String?
         var device = DeviceConfig(name: "")
         for (key, value) in try mapping(node, path: path) {
@@ -98,7 +90,7 @@ enum ConfigurationParser {
         return device
     }
 
-    static func lun(_ node: Node, index: Int, path: String) throws(ConfigurationError) -> LUNConfig {
+    static func lun(_ node: ConfigNode, index: Int, path: String) throws(ConfigurationError) -> LUNConfig {
         var number = UInt32(index)
         var driver: DriverConfig?
         for (key, value) in try mapping(node, path: path) {
@@ -118,7 +110,7 @@ enum ConfigurationParser {
         return LUNConfig(lun: number, driver: driver)
     }
 
-    static func driver(_ node: Node, path: String) throws(ConfigurationError) -> DriverConfig {
+    static func driver(_ node: ConfigNode, path: String) throws(ConfigurationError) -> DriverConfig {
         var name: String?
         var settings: Settings = [:]
         var below: DriverConfig?
@@ -135,7 +127,7 @@ enum ConfigurationParser {
         return DriverConfig(name: name, settings: settings, below: below)
     }
 
-    static func settings(_ node: Node, path: String) throws(ConfigurationError) -> Settings {
+    static func settings(_ node: ConfigNode, path: String) throws(ConfigurationError) -> Settings {
         var result: Settings = [:]
         for (key, value) in try mapping(node, path: path) {
             result[key] = try settingValue(value, path: "\(path).\(key)")
@@ -145,23 +137,23 @@ enum ConfigurationParser {
 
     // MARK: - Scalars and shapes
 
-    static func settingValue(_ node: Node, path: String) throws(ConfigurationError) -> SettingValue {
-        guard case .scalar(let scalar) = node else {
+    static func settingValue(_ node: ConfigNode, path: String) throws(ConfigurationError) -> SettingValue {
+        guard case let .scalar(text, plain) = node else {
             throw ConfigurationError(keyPath: path, message: "expected a string, integer or bool, got \(kind(node))")
         }
-        if scalar.style != .plain { return .string(scalar.string) }
-        if isNull(scalar) { throw ConfigurationError(keyPath: path, message: "expected a string, integer or bool, got null") }
-        return SettingValue.inferred(from: scalar.string)
+        if !plain { return .string(text) }
+        if isNull(text) { throw ConfigurationError(keyPath: path, message: "expected a string, integer or bool, got null") }
+        return SettingValue.inferred(from: text)
     }
 
-    static func string(_ node: Node, path: String) throws(ConfigurationError) -> String {
-        guard case .scalar(let scalar) = node, scalar.style != .plain || !isNull(scalar) else {
+    static func string(_ node: ConfigNode, path: String) throws(ConfigurationError) -> String {
+        guard case let .scalar(text, plain) = node, !plain || !isNull(text) else {
             throw ConfigurationError(keyPath: path, message: "expected a string, got \(kind(node))")
         }
-        return scalar.string
+        return text
     }
 
-    static func registrationName(_ node: Node, path: String) throws(ConfigurationError) -> String {
+    static func registrationName(_ node: ConfigNode, path: String) throws(ConfigurationError) -> String {
         let name = try string(node, path: path)
         guard isValidName(name) else {
             throw ConfigurationError(keyPath: path, message: "'\(name)' is not a valid name ([A-Za-z][A-Za-z0-9_-]*, at most 31 characters)")
@@ -169,35 +161,35 @@ enum ConfigurationParser {
         return name
     }
 
-    static func integer(_ node: Node, path: String) throws(ConfigurationError) -> Int64 {
-        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = SettingValue.parseInteger(scalar.string) else {
+    static func integer(_ node: ConfigNode, path: String) throws(ConfigurationError) -> Int64 {
+        guard case let .scalar(text, plain) = node, plain, let value = SettingValue.parseInteger(text) else {
             throw ConfigurationError(keyPath: path, message: "expected an integer, got \(kind(node))")
         }
         return value
     }
 
-    static func list(_ node: Node, path: String) throws(ConfigurationError) -> [Node] {
-        if case .scalar(let scalar) = node, scalar.style == .plain, isNull(scalar) { return [] }
-        guard case .sequence(let sequence) = node else {
+    static func list(_ node: ConfigNode, path: String) throws(ConfigurationError) -> [ConfigNode] {
+        if case let .scalar(text, plain) = node, plain, isNull(text) { return [] }
+        guard case let .sequence(items) = node else {
             throw ConfigurationError(keyPath: path, message: "expected a list, got \(kind(node))")
         }
-        return Array(sequence)
+        return items
     }
 
-    static func mapping(_ node: Node, path: String) throws(ConfigurationError) -> [(String, Node)] {
-        if case .scalar(let scalar) = node, scalar.style == .plain, isNull(scalar) { return [] }
-        guard case .mapping(let mapping) = node else {
+    static func mapping(_ node: ConfigNode, path: String) throws(ConfigurationError) -> [(String, ConfigNode)] {
+        if case let .scalar(text, plain) = node, plain, isNull(text) { return [] }
+        guard case let .mapping(mapping) = node else {
             throw ConfigurationError(keyPath: path.isEmpty ? "(top level)" : path, message: "expected a map, got \(kind(node))")
         }
-        var pairs: [(String, Node)] = []
+        var pairs: [(String, ConfigNode)] = []
         var seen: Set<String> = []
         for (keyNode, value) in mapping {
-            guard case .scalar(let key) = keyNode else {
+            guard case let .scalar(key, _) = keyNode else {
                 throw ConfigurationError(keyPath: path.isEmpty ? "(top level)" : path, message: "keys must be strings, got \(kind(keyNode))")
             }
-            let keyPath = path.isEmpty ? key.string : "\(path).\(key.string)"
-            guard seen.insert(key.string).inserted else { throw ConfigurationError(keyPath: keyPath, message: "duplicate key") }
-            pairs.append((key.string, value))
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            guard seen.insert(key).inserted else { throw ConfigurationError(keyPath: keyPath, message: "duplicate key") }
+            pairs.append((key, value))
         }
         return pairs
     }
@@ -206,20 +198,20 @@ enum ConfigurationParser {
         ConfigurationError(keyPath: path, message: "unknown key")
     }
 
-    static func isNull(_ scalar: Node.Scalar) -> Bool {
-        ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    static func isNull(_ text: String) -> Bool {
+        ["", "~", "null", "Null", "NULL"].contains(text)
     }
 
     /// How an error message names a node's kind: "a list", "a map", "null", "an integer", "a bool", "a string".
-    static func kind(_ node: Node) -> String {
+    static func kind(_ node: ConfigNode) -> String {
         switch node {
         case .sequence: return "a list"
         case .mapping: return "a map"
         case .alias: return "an alias"
-        case .scalar(let scalar):
-            if scalar.style != .plain { return "a string" }
-            if isNull(scalar) { return "null" }
-            return SettingValue.inferred(from: scalar.string).kindDescription
+        case let .scalar(text, plain):
+            if !plain { return "a string" }
+            if isNull(text) { return "null" }
+            return SettingValue.inferred(from: text).kindDescription
         }
     }
 }
