@@ -66,15 +66,12 @@ struct APIBench: ParsableCommand {
         let directory = try APIBenchFiles.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = directory + "/api.sock"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
-                             "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
+        let arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
+                         "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
             + vmhostArgs.split(separator: " ").map(String.init)
-        process.standardOutput = FileHandle.nullDevice
         let t0 = APIClock.nanoseconds()
-        try process.run()
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        let process = try SpawnedProcess(executable, arguments)
+        defer { if process.isRunning { process.terminate(); process.wait() } }
         // Socket ready: the first successful connect().
         var ready: UInt64 = 0
         for _ in 0..<200_000 {
@@ -82,7 +79,7 @@ struct APIBench: ParsableCommand {
                 ready = APIClock.nanoseconds()
                 break
             }
-            guard process.isRunning else { throw ValidationError("vmhost exited with \(process.terminationStatus)") }
+            guard process.isRunning else { throw ValidationError("vmhost exited with \(process.wait())") }
             usleep(20)
         }
         guard ready > 0 else { throw ValidationError("the API socket never became ready") }
@@ -92,30 +89,33 @@ struct APIBench: ParsableCommand {
         try waitForRunning(client)
         usleep(200_000)  // both vCPUs counting in ring 3
         try pauseResumeCycles(client, into: &results)
-        results.peakRSSKiB = APIBenchFiles.statusField(pid: process.processIdentifier, "VmHWM")
-        results.guestResidentKiB = APIBenchFiles.guestResidentKiB(pid: process.processIdentifier,
-                                                                  guestMiB: memory)
-        results.fileBackedKiB = APIBenchFiles.fileBackedResidentKiB(pid: process.processIdentifier)
+        results.peakRSSKiB = APIBenchFiles.statusField(pid: process.pid, "VmHWM")
+        results.guestResidentKiB = APIBenchFiles.guestResidentKiB(pid: process.pid, guestMiB: memory)
+        results.fileBackedKiB = APIBenchFiles.fileBackedResidentKiB(pid: process.pid)
+        results.anonymousKiB = APIBenchFiles.statusField(pid: process.pid, "RssAnon")
         results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
-        process.waitUntilExit()
+        process.wait()
     }
 
     private func measureFirstSerialByte(executable: String, guest: String, into results: inout APIBenchResults) throws {
         var samples: [Double] = []
         for _ in 0..<5 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["run", "--kernel", guest, "--memory", String(memory), "--log-level", "error"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { throw ValidationError("pipe: errno \(errno)") }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             let t0 = APIClock.nanoseconds()
-            try process.run()
-            let first = pipe.fileHandleForReading.readData(ofLength: 1)
+            let process = try SpawnedProcess(executable, ["run", "--kernel", guest, "--memory", String(memory),
+                                                          "--log-level", "error"], stdoutFD: fds[1])
+            close(fds[1])
+            var byte: UInt8 = 0
+            let got = read(fds[0], &byte, 1)
             let t1 = APIClock.nanoseconds()
-            _ = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            if !first.isEmpty { samples.append(Double(t1 - t0) / 1e6) }
+            var sink = [UInt8](repeating: 0, count: 4096)
+            while sink.withUnsafeMutableBytes({ read(fds[0], $0.baseAddress, $0.count) }) > 0 {}
+            close(fds[0])
+            process.wait()
+            if got == 1 { samples.append(Double(t1 - t0) / 1e6) }
         }
         results.firstSerialByteMs = samples.sorted().dropFirst(samples.count / 2).first
     }
@@ -206,6 +206,9 @@ struct APIBenchResults {
     var peakRSSKiB: Int?
     var guestResidentKiB: Int?
     var fileBackedKiB: Int?
+    /// Resident anonymous memory (heap, stacks, guest RAM): what each further VM process costs, as opposed to
+    /// library pages that every vmhost process shares.
+    var anonymousKiB: Int?
     var serverTimeline: [String: Double]?
 
     static func percentile(_ samples: [Double], _ p: Double) -> Double {
@@ -242,6 +245,10 @@ struct APIBenchResults {
             Swift.print("  peak RSS \(peakRSSKiB) KiB, guest RAM resident \(guest) KiB -> overhead "
                 + String(format: "%.2f MiB", Double(peakRSSKiB - guest) / 1024)
                 + (fileBackedKiB.map { " (of the current RSS, \($0) KiB are file-backed: executable + libraries)" } ?? ""))
+            if let anonymousKiB {
+                Swift.print("  private (anonymous) memory \(anonymousKiB) KiB - guest RAM resident -> "
+                    + String(format: "%.2f MiB per VM beyond the shared libraries", Double(anonymousKiB - guest) / 1024))
+            }
         }
         Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
         if json {
