@@ -111,12 +111,13 @@ let package = Package(
 
         // ---- Benchmarks (print figures; never timed tests) ----
         .executableTarget(name: "VMHostBench", dependencies: [
-            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI", "TestGuestImages",
+            "VMM", "PDM", "KVM", "ELF", "PluginTestKit", "ControlAPI", "TestGuestImages", "TestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/VMHostBench", swiftSettings: strict),
 
-        // Test-only helpers shared by the suites (child processes with captured output and a deadline).
+        // Helpers shared by the test suites and the benchmarks (child processes with captured output and a
+        // deadline).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "PDMTests", dependencies: ["TestSupport", "PDM", "ELF", "PluginTestKit", "CVMHostABI"],
                     exclude: ["Fixtures"], swiftSettings: strict),

@@ -4,6 +4,7 @@ import ControlAPI
 import Foundation
 import PDM
 import Synchronization
+import TestSupport
 import VMM
 
 /// `vmhost-bench api`: the control API's figures. Spawns `vmhost run --api-socket` on the smp-counter guest
@@ -69,9 +70,11 @@ struct APIBench: ParsableCommand {
         let arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
                          "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
             + vmhostArgs.split(separator: " ").map(String.init)
+        // ChildProcess is a bare posix_spawn: Foundation's Process would put its own set-up (a run-loop thread,
+        // a close action per open descriptor) inside the timed window and keep threads busy in this client.
         let t0 = APIClock.nanoseconds()
-        let process = try SpawnedProcess(executable, arguments)
-        defer { if process.isRunning { process.terminate(); process.wait() } }
+        let process = try ChildProcess([executable] + arguments)
+        defer { if process.isRunning { process.send(SIGTERM); process.wait(timeout: 30) } }
         // Socket ready: the first successful connect().
         var ready: UInt64 = 0
         for _ in 0..<200_000 {
@@ -79,7 +82,7 @@ struct APIBench: ParsableCommand {
                 ready = APIClock.nanoseconds()
                 break
             }
-            guard process.isRunning else { throw ValidationError("vmhost exited with \(process.wait())") }
+            guard process.isRunning else { throw ValidationError("vmhost exited: \(process.wait(timeout: 0))") }
             usleep(20)
         }
         guard ready > 0 else { throw ValidationError("the API socket never became ready") }
@@ -95,7 +98,7 @@ struct APIBench: ParsableCommand {
         results.anonymousKiB = APIBenchFiles.statusField(pid: process.pid, "RssAnon")
         results.serverTimeline = (try? client.request(.GET, "/vm").decode(VMStatusResponse.self))?.bootTimeline
         _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
-        process.wait()
+        process.wait(timeout: 60)
     }
 
     private func measureFirstSerialByte(executable: String, guest: String, into results: inout APIBenchResults) throws {
@@ -105,8 +108,8 @@ struct APIBench: ParsableCommand {
             guard pipe(&fds) == 0 else { throw ValidationError("pipe: errno \(errno)") }
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             let t0 = APIClock.nanoseconds()
-            let process = try SpawnedProcess(executable, ["run", "--kernel", guest, "--memory", String(memory),
-                                                          "--log-level", "error"], stdoutFD: fds[1])
+            let process = try ChildProcess([executable, "run", "--kernel", guest, "--memory", String(memory),
+                                            "--log-level", "error"], standardOutput: fds[1])
             close(fds[1])
             var byte: UInt8 = 0
             let got = read(fds[0], &byte, 1)
@@ -114,7 +117,7 @@ struct APIBench: ParsableCommand {
             var sink = [UInt8](repeating: 0, count: 4096)
             while sink.withUnsafeMutableBytes({ read(fds[0], $0.baseAddress, $0.count) }) > 0 {}
             close(fds[0])
-            process.wait()
+            process.wait(timeout: 60)
             if got == 1 { samples.append(Double(t1 - t0) / 1e6) }
         }
         results.firstSerialByteMs = samples.sorted().dropFirst(samples.count / 2).first

@@ -54,14 +54,7 @@ struct PluginLoadBenchmark: ParsableCommand {
         print("  loadAll, repeated (modules already mapped): \(PluginLoadBenchmark.format(PluginLoadBenchmark.median(warm)))")
     }
 
-    private static func executableFolder() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return "." }
-        let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
+    private static func executableFolder() -> String { ExecutableLocation.directory ?? "." }
 
     private static func pluginFiles(in folder: String) -> [String] {
         guard let dir = opendir(folder) else { return [] }

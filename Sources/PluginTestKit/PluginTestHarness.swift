@@ -61,14 +61,7 @@ public final class PluginTestHarness: @unchecked Sendable {
     }
 
     /// The folder holding the build products (`lib<Name>.so`): the directory of the running executable.
-    public static var productsDirectory: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "." }
-        let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    public static var productsDirectory: String { ExecutableLocation.directory ?? "." }
 
     /// Loads the plugin shared object at `path` into the registry.
     @discardableResult

@@ -172,9 +172,7 @@ public final class EmulationThread: @unchecked Sendable {
     /// After a park that timed out: work that is queued without its flag means a notification went missing.
     /// Re-flags it (so the loop serves it) and says so in the log.
     private func recoverMissedWakeup() {
-        let queued = group.requests.queuedWork(for: self)
-        guard queued, !group.requests.hasPending(for: self) else { return }
-        group.requests.reflag(for: self)
+        guard group.requests.reflagQueuedWork(for: self) else { return }
         group.logger.error("internal: EMT \(id): found queued work without its notification; serving it now\n\(group.diagnostics())")
     }
 

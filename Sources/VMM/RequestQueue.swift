@@ -165,15 +165,19 @@ public final class RequestQueue: @unchecked Sendable {
     /// How long a requester waits before it looks at an unserved request again.
     static let requesterRecheckNanoseconds: UInt64 = 1_000_000_000
 
-    /// True if the global queue or `emt`'s own queue holds a request, whatever the flags say.
-    func queuedWork(for emt: EmulationThread) -> Bool {
-        global.hasPending(priorityOnly: false) || perVCPU[emt.id].hasPending(priorityOnly: false)
-    }
-
-    /// Sets the request flags for what is queued for `emt` (see `EmulationThread.recoverMissedWakeup`).
-    func reflag(for emt: EmulationThread) {
-        if global.hasPending(priorityOnly: false) { group.vmFlags.set(.request) }
-        if perVCPU[emt.id].hasPending(priorityOnly: false) { emt.flags.set(.request) }
+    /// Sets the request flag of every list that holds work for `emt` but lacks its flag (see
+    /// `EmulationThread.recoverMissedWakeup`); true if one was missing.
+    func reflagQueuedWork(for emt: EmulationThread) -> Bool {
+        var missing = false
+        if !group.vmFlags.isAnySet(.request), global.hasPending(priorityOnly: false) {
+            group.vmFlags.set(.request)
+            missing = true
+        }
+        if !emt.flags.isAnySet(.request), perVCPU[emt.id].hasPending(priorityOnly: false) {
+            emt.flags.set(.request)
+            missing = true
+        }
+        return missing
     }
 
     /// True if the global queue or `emt`'s own queue holds a request (`priorityOnly`: a priority one).

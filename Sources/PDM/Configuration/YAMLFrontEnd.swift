@@ -52,11 +52,7 @@ enum YAMLFrontEnd {
 
     private static func libraryPath() -> String {
         if let explicit = getenv("VMHOST_YAML_LIBRARY"), explicit.pointee != 0 { return String(cString: explicit) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return libraryName }
-        let executable = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = executable.lastIndex(of: "/") else { return libraryName }
-        return String(executable[...slash]) + libraryName
+        guard let directory = ExecutableLocation.directory else { return libraryName }
+        return directory + "/" + libraryName
     }
 }
