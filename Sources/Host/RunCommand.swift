@@ -67,9 +67,10 @@ enum VMLauncher {
                        beforePowerOn: (VirtualMachine) throws -> Void = { _ in }) throws -> VirtualMachine {
         let search = PluginSearchPath.resolve(explicit: pluginPaths, fromConfig: configuration.pluginPaths)
         let registry = PluginRegistry()
-        let report = registry.loadAll(searchPaths: search)
+        let report = registry.loadNeeded(devices: configuration.deviceNames, drivers: configuration.driverNames,
+                                         searchPaths: search)
         BootTimeline.process.mark(.pluginsLoaded)
-        logger.info("plugins: \(report.loaded.count) modules, \(registry.devices.count) devices, \(registry.drivers.count) drivers; \(report.refused.count) refused")
+        logger.info("plugins: loaded \(report.loaded.map(\.name).joined(separator: ", ")) for the configuration; \(report.notLoaded.count) other plugin file(s) left unloaded; \(report.refused.count) refused")
         let vm: VirtualMachine
         do {
             vm = try VirtualMachine.create(configuration: configuration, registry: registry,

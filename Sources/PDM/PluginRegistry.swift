@@ -111,6 +111,58 @@ public final class PluginRegistry: Sendable {
         return report
     }
 
+    /// Loads the plugins that register `devices` and `drivers` (the names a configuration uses) and, when it can,
+    /// no others: unused plugins are never mapped, so they cost no start-up time, memory or attack surface.
+    ///
+    /// For each name not registered yet, the conventionally named file `lib<Name>.so` is tried first (the first
+    /// search directory that has one). Names still missing after that are looked for in the other plugin files,
+    /// in `loadAll` order, stopping as soon as every name is registered. A name that no file registers therefore
+    /// leaves every file loaded, so the error that follows can list what there is. Refusals are logged and
+    /// reported as by `loadAll`.
+    public func loadNeeded(devices: Set<String>, drivers: Set<String>, searchPaths: [String]) -> PluginLoadReport {
+        var report = PluginLoadReport()
+        var files: [String] = []
+        for directory in searchPaths {
+            switch PluginRegistry.pluginFiles(in: directory) {
+            case .success(let found):
+                files += found.map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
+            case .failure(let refusal):
+                logger.error("\(refusal.description)")
+                report.refused.append(refusal)
+            }
+        }
+        func missing() -> [String] {
+            state.withLock { state in
+                devices.filter { state.deviceIndex[$0] == nil }.sorted()
+                    + drivers.filter { state.driverIndex[$0] == nil }.sorted()
+            }
+        }
+        var tried = Set<String>()
+        func attempt(_ path: String) {
+            tried.insert(path)
+            if let resolved = realpath(path, nil) {
+                defer { free(resolved) }
+                if state.withLock({ $0.resolvedPaths[String(cString: resolved)] != nil }) { return }
+            }
+            do throws(PluginLoadError) {
+                report.loaded.append(try load(path: path))
+            } catch {
+                report.refused.append(error)
+            }
+        }
+        for name in missing() where missing().contains(name) {
+            if let path = files.first(where: { $0.hasSuffix("/lib\(name).so") }), !tried.contains(path) {
+                attempt(path)
+            }
+        }
+        for path in files where !tried.contains(path) {
+            if missing().isEmpty { break }
+            attempt(path)
+        }
+        report.notLoaded = files.filter { !tried.contains($0) }
+        return report
+    }
+
     /// Registers an in-process module: calls `entry` as if it were a loaded plugin's entry point, with the same
     /// validation and the same all-or-nothing commit. `moduleName` stands for the file in messages.
     @discardableResult

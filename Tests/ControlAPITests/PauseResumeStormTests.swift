@@ -128,7 +128,10 @@ import VMM
                     let outcome = response.header("VMHost-Outcome") ?? "?"
                     local["\(pause ? "pause" : "resume"):\(outcome)", default: 0] += 1
                 } catch {
-                    failures.withLock { $0.append("client \(index): \(error) (VM \(vm.state))\n\(vm.emts.diagnostics())") }
+                    let report = "client \(index): \(error) (VM \(vm.state))\n\(vm.emts.diagnostics())"
+                    print("storm: \(report)")
+                    failures.withLock { $0.append(report) }
+                    if getenv("VMHOST_STORM_STALL_PAUSE") != nil { sleep(120) }  // time to attach a debugger
                     return
                 }
             }

@@ -479,6 +479,45 @@ import Testing
         }
         #expect(registry.modules == report.loaded)
     }
+
+    @Test func loadNeededMapsOnlyWhatTheConfigurationNames() throws {
+        let products = TestFixtures.pluginProducts()
+        let registry = PluginRegistry()
+        let report = registry.loadNeeded(devices: ["Serial16550", "DebugExit"], drivers: ["Stdio"],
+                                         searchPaths: [TestFixtures.productsDirectory.path])
+        #expect(report.loaded.map(\.name) == ["DebugExit", "Serial16550", "Stdio"])
+        #expect(report.refused.isEmpty, "\(report.refused.map(\.description))")
+        #expect(report.notLoaded.count == products.count - 3)
+        #expect(!report.notLoaded.contains { $0.hasSuffix("/libSerial16550.so") })
+        #expect(registry.device(named: "Serial16550") != nil && registry.driver(named: "Stdio") != nil)
+        #expect(registry.device(named: "VirtioBlk") == nil, "an unused plugin must stay unloaded")
+
+        // Asking again for what is there loads nothing more.
+        let again = registry.loadNeeded(devices: ["Serial16550"], drivers: [],
+                                        searchPaths: [TestFixtures.productsDirectory.path])
+        #expect(again.loaded.isEmpty && again.refused.isEmpty)
+    }
+
+    @Test func loadNeededFindsANameRegisteredUnderAnotherFileName() throws {
+        // `ProbeFirst` lives in libProbeDevice.so: no conventional file, so the others are tried in order until
+        // it is registered, and the files after that one stay unloaded.
+        let registry = PluginRegistry()
+        let report = registry.loadNeeded(devices: ["ProbeFirst"], drivers: [],
+                                         searchPaths: [TestFixtures.productsDirectory.path])
+        #expect(registry.device(named: "ProbeFirst")?.module.name == "ProbeDevice")
+        #expect(report.loaded.last?.name == "ProbeDevice")
+        #expect(report.notLoaded.contains { $0.hasSuffix("/libVirtioBlk.so") })
+    }
+
+    @Test func loadNeededWithANameNobodyRegistersLoadsEveryFile() throws {
+        let products = TestFixtures.pluginProducts()
+        let registry = PluginRegistry()
+        let report = registry.loadNeeded(devices: ["NoSuchDevice"], drivers: ["NoSuchDriver"],
+                                         searchPaths: [TestFixtures.productsDirectory.path])
+        #expect(report.loaded.count + report.refused.count == products.count)
+        #expect(report.notLoaded.isEmpty)
+        #expect(registry.device(named: "NoSuchDevice") == nil)
+    }
 }
 
 /// In-process entry points for `registerStatic` (C function pointers cannot capture, so the structs are globals).

@@ -25,6 +25,14 @@ public struct VMConfiguration: Sendable, Equatable {
         devices.append(device)
         return self
     }
+
+    /// The device names the configuration uses (what a registry must provide to construct it).
+    public var deviceNames: Set<String> { Set(devices.map(\.name)) }
+
+    /// The driver names of every LUN chain, top to bottom.
+    public var driverNames: Set<String> {
+        Set(devices.flatMap { $0.luns.flatMap { $0.driver.chainTopToBottom.map(\.name) } })
+    }
 }
 
 /// PDM tunables (`pdm:` in the file).
