@@ -76,7 +76,7 @@ let package = Package(
         // YAML configuration files, loaded by the PDM on first use (Yams needs Foundation; vmhost does not).
         .target(name: "VMHostYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "VMM", dependencies: [
-            "PDM", "KVM", "ELF", "CVMHostABI",
+            "PDM", "KVM", "CKVM", "ELF", "CVMHostABI",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),

@@ -37,7 +37,7 @@ public final class ControlServer: Sendable {
                              devices: (@Sendable () -> [DeviceInfo])? = nil,
                              timeline: BootTimeline = .process,
                              limits: ControlServerLimits = ControlServerLimits(),
-                             threadPriority: ControlThreadPriority = .realtime,
+                             threadPriority: ControlThreadPriority = .normal,
                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let server = try listen(socketPath: socketPath, timeline: timeline, limits: limits,
                                 threadPriority: threadPriority, logger: logger)
@@ -50,7 +50,7 @@ public final class ControlServer: Sendable {
     /// the boot timeline, `GET /devices` an empty list, and operations 409.
     public static func listen(socketPath: String, timeline: BootTimeline = .process,
                               limits: ControlServerLimits = ControlServerLimits(),
-                              threadPriority: ControlThreadPriority = .realtime,
+                              threadPriority: ControlThreadPriority = .normal,
                               logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)

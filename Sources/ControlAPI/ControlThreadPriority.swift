@@ -6,6 +6,11 @@ import Glibc
 /// event loop → operation thread) waits for the scheduler to preempt a vCPU. `.realtime` makes those two
 /// mostly-idle threads SCHED_FIFO (priority 1) so they run as soon as they wake; without the privilege it falls
 /// back to nice -10, else stays normal. They only ever do short work and block, so they cannot starve the vCPUs.
+///
+/// `vmhost run` asks for `.realtime`; the library default is `.normal`, because a thread inherits its creator's
+/// policy: a process that embeds the server and creates threads from these two (a Swift-concurrency worker
+/// spawned while one of them resumes a continuation, say) would get real-time threads it never asked for. The
+/// VMM's own threads (EMTs, the device timer thread) drop any inherited real-time policy when they start.
 public enum ControlThreadPriority: Sendable, Equatable {
     /// Leave the threads as they are.
     case normal

@@ -32,7 +32,7 @@ struct RunCommand: ParsableCommand {
         // The control socket listens before plugins load and the VM is built (it answers "creating" until then).
         let server: ControlServer?
         do {
-            server = try apiSocket.map { path throws(ControlServerError) in try ControlServer.listen(socketPath: path) }
+            server = try apiSocket.map { path throws(ControlServerError) in try ControlServer.listen(socketPath: path, threadPriority: .realtime) }
         } catch {
             logger.critical("\(error)")
             throw ExitCode(2)

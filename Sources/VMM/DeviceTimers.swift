@@ -1,3 +1,4 @@
+import CKVM
 import CVMHostABI
 import Glibc
 import PDM
@@ -129,6 +130,8 @@ public final class DeviceTimers: @unchecked Sendable {
     }
 
     fileprivate func threadMain() {
+        ThreadScheduling.adoptProcessDefault()
+        ckvm_set_thread_name("device-timers")
         pthread_mutex_lock(mutex)
         while !stopping {
             let now = Self.now()

@@ -8,8 +8,14 @@ extension EMTGroup {
             + "\(guestRunnable.load(ordering: .relaxed)); global queue \(requests.global.counts)")
         for emt in emts {
             lines.append("EMT \(emt.id): \(emt.activityDescription), flags \(String(emt.flags.current.rawValue, radix: 2)), "
-                + "queue \(requests.perVCPU[emt.id].counts), last rendezvous \(emt.lastRendezvousGeneration)")
+                + "queue \(requests.perVCPU[emt.id].counts), last rendezvous \(emt.lastRendezvousGeneration), "
+                + "last request taken #\(emt.lastTakenRequest.load(ordering: .relaxed)) "
+                + "answered #\(emt.lastAnsweredRequest.load(ordering: .relaxed))")
         }
+        let awaited = requests.awaited.withLock { $0.sorted() }
+        lines.append("requests: last queued #\(requests.lastSerial.load(ordering: .relaxed)); outside threads wait for "
+            + (awaited.isEmpty ? "none" : awaited.map { "#\($0)" }.joined(separator: ", "))
+            + "; requester re-checks \(requests.requesterRechecks.load(ordering: .relaxed))")
         lines.append("rendezvous: \(rendezvous.roundDescription)")
         return lines.joined(separator: "\n")
     }

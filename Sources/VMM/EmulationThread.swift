@@ -1,3 +1,4 @@
+import CKVM
 import Glibc
 import Logging
 import Synchronization
@@ -41,6 +42,11 @@ public final class EmulationThread: @unchecked Sendable {
     var lastRendezvousGeneration: UInt64 = 0
     /// The queued request whose body runs right now on this EMT.
     var currentRequest: VMRequest?
+    /// Serials of the last request this EMT took from a queue and of the last it answered (diagnostics).
+    let lastTakenRequest = Atomic<UInt64>(0)
+    let lastAnsweredRequest = Atomic<UInt64>(0)
+    /// The kernel thread id of this EMT once it runs (0 before): for diagnostics and tests.
+    public let threadID = Atomic<Int32>(0)
 
     init(id: Int, executor: any VCPUExecutor, group: EMTGroup) {
         self.id = id
@@ -105,6 +111,9 @@ public final class EmulationThread: @unchecked Sendable {
     }
 
     fileprivate func threadMain() {
+        ThreadScheduling.adoptProcessDefault()
+        ckvm_set_thread_name("EMT-\(id)")
+        threadID.store(ckvm_thread_id(), ordering: .relaxed)
         VCPUKickSignal.unblockOnCurrentThread()
         CurrentEMT.set(self)
         // The group (and through it the queues and the rendezvous) lives at least as long as this thread, even if

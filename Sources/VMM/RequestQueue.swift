@@ -22,6 +22,8 @@ final class VMRequest: @unchecked Sendable {
     /// A thread that is not an EMT blocks on `done`; it sets `answered` once it woke up (see `process`).
     var outsideWaiter = false
     let answered = Atomic<Bool>(false)
+    /// Numbered when queued (1, 2, …), for diagnostics.
+    var serial: UInt64 = 0
     /// Set by the body (through `EmulationThread.currentRequest`): run after the requester has its answer (or
     /// the acknowledgement timed out). Used by a forwarded rendezvous to release the EMTs it holds.
     var afterAnswer: (() -> Void)?
@@ -79,6 +81,12 @@ public final class RequestQueue: @unchecked Sendable {
     let perVCPU: [RequestList]
     /// Set once the EMTs are gone: new requests fail with `VMError.emtsTerminated`.
     let closed = Atomic<Bool>(false)
+    /// Serial of the last queued request (diagnostics).
+    let lastSerial = Atomic<UInt64>(0)
+    /// Serials of the requests an outside thread is blocked on right now (diagnostics).
+    let awaited = Mutex<Set<UInt64>>([])
+    /// How often a waiting requester's timed wait ran out (diagnostics).
+    let requesterRechecks = Atomic<UInt64>(0)
 
     /// How long an EMT waits for an outside requester to pick up its answer before it goes on.
     static let acknowledgeTimeoutNanoseconds: UInt64 = 2_000_000
@@ -135,6 +143,7 @@ public final class RequestQueue: @unchecked Sendable {
                        wait: Bool) throws(VMError) -> EMTStatus {
         guard !closed.load(ordering: .sequentiallyConsistent) else { throw .emtsTerminated }
         request.outsideWaiter = wait && group.currentEMT() == nil
+        request.serial = lastSerial.add(1, ordering: .relaxed).newValue
         list.push(request)
         if list === global {
             group.vmFlags.set(.request)
@@ -147,11 +156,14 @@ public final class RequestQueue: @unchecked Sendable {
         }
         for emt in emts { emt.notify() }
         guard wait else { return .success }
+        if request.outsideWaiter { awaited.withLock { _ = $0.insert(request.serial) } }
+        defer { if request.outsideWaiter { awaited.withLock { _ = $0.remove(request.serial) } } }
         // Timed, as a safety net: a request not served within a second is reported with the EMT picture and
         // its EMTs are notified again (a lost notification then costs a second, not a VM that never answers).
         var waited = 0
         while !request.done.wait(timeoutNanoseconds: Self.requesterRecheckNanoseconds) {
             waited += 1
+            requesterRechecks.add(1, ordering: .relaxed)
             if waited == 1 || waited % 60 == 0 {
                 group.logger.error("internal: a request to the EMTs is not served after \(waited) s\n\(group.diagnostics())")
             }
@@ -202,11 +214,13 @@ public final class RequestQueue: @unchecked Sendable {
             ?? (priorityOnly ? nil : global.pop(priorityOnly: false) ?? own.pop(priorityOnly: false)) {
             let outer = emt.currentRequest
             emt.currentRequest = request
+            emt.lastTakenRequest.store(request.serial, ordering: .relaxed)
             request.status = request.body(emt)
             emt.currentRequest = outer
             merged = merged.merged(with: request.status.informationalPart)
             let handshake = request.outsideWaiter
             let afterAnswer = request.afterAnswer
+            emt.lastAnsweredRequest.store(request.serial, ordering: .relaxed)
             request.done.post()
             if handshake {
                 // Hold this EMT off the guest until the waiting thread runs: with every vCPU busy in the guest

@@ -8,6 +8,8 @@
  * - `struct kvm_run` is mostly an anonymous union; accessors for the exit payloads the VMM handles return plain
  *   values or pointers into the mapping.
  * - Flexible-array structs (`kvm_cpuid2`, `kvm_msrs`) get allocate / entry-pointer / free helpers.
+ * - The two vCPU-thread calls the Glibc module hides behind _GNU_SOURCE or variadic prototypes: the kernel
+ *   thread id and the thread name (shown by top -H, gdb and /proc).
  */
 #ifndef CKVM_H
 #define CKVM_H
@@ -17,6 +19,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #pragma clang assume_nonnull begin
 
@@ -155,6 +160,12 @@ static inline uint32_t ckvm_ioeventfd_flag_datamatch(void) { return KVM_IOEVENTF
 static inline uint32_t ckvm_ioeventfd_flag_deassign(void) { return KVM_IOEVENTFD_FLAG_DEASSIGN; }
 static inline uint32_t ckvm_irqfd_flag_deassign(void) { return KVM_IRQFD_FLAG_DEASSIGN; }
 static inline uint32_t ckvm_pit_speaker_dummy(void) { return KVM_PIT_SPEAKER_DUMMY; }
+
+/* The calling thread's kernel id (gettid(2)). */
+static inline int32_t ckvm_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
+
+/* Names the calling thread (at most 15 bytes are kept). */
+static inline void ckvm_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 
 #pragma clang assume_nonnull end
 
