@@ -10,8 +10,11 @@ import VMM
 /// `vmhost-bench api`: the control API's figures. Spawns `vmhost run --api-socket` on the smp-counter guest
 /// (2 busy vCPUs) and measures, through the socket: pause and resume latency (request sent → 204 received),
 /// process start → API socket accepting, peak RSS of vmhost minus the resident guest RAM; then a `hello` run for
-/// process start → the guest's first serial byte. `--in-process` measures the latencies with server and VM in this
-/// process instead (no `vmhost run` needed).
+/// process start → the guest's first serial byte. Memory is put next to two references measured in the same run:
+/// the raw C KVM floor program on the same guest, and a bare `vmhost --help` (the Swift process before any VM
+/// work); and `--density` vmhost processes side by side give what each further VM costs the host (PSS: shared
+/// library pages split between the processes that map them). `--in-process` measures the latencies with server
+/// and VM in this process instead (no `vmhost run` needed).
 struct APIBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api",
@@ -38,6 +41,9 @@ struct APIBench: ParsableCommand {
     @Option(help: "Extra arguments for 'vmhost run' (space-separated), e.g. --no-default-devices.")
     var vmhostArgs = ""
 
+    @Option(help: "vmhost processes run side by side for the per-VM memory figure (0: skip).")
+    var density = 4
+
     @Flag(help: "Run VM and server in this process (latency only).")
     var inProcess = false
 
@@ -55,8 +61,14 @@ struct APIBench: ParsableCommand {
         } else {
             let executable = vmhost ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
                 .deletingLastPathComponent().appendingPathComponent("vmhost").path
+            // First, while this process has no other children: ru_maxrss of a bare vmhost.
+            results.bareProcessKiB = try ChildProcess([executable, "--help"]).wait(timeout: 60).peakRSSKiB
             try measureProcess(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
             try measureFirstSerialByte(executable: executable, guest: folder + "/hello.elf", into: &results)
+            if density > 0 {
+                try measureDensity(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
+            }
+            try measureFloor(guest: folder + "/smp-counter.elf", into: &results)
         }
         results.print(json: json)
     }
@@ -121,6 +133,65 @@ struct APIBench: ParsableCommand {
             if got == 1 { samples.append(Double(t1 - t0) / 1e6) }
         }
         results.firstSerialByteMs = samples.sorted().dropFirst(samples.count / 2).first
+    }
+
+    /// `density` vmhost processes on the same guest at once: each one's proportional set size (shared pages
+    /// divided among the processes mapping them) minus its resident guest RAM, and its private memory.
+    private func measureDensity(executable: String, guest: String, into results: inout APIBenchResults) throws {
+        let directory = try APIBenchFiles.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var processes: [ChildProcess] = []
+        var clients: [ControlClient] = []
+        defer {
+            for client in clients {
+                _ = try? client.request(.PUT, "/actions", body: VMAction(.powerOff))
+                client.close()
+            }
+            for process in processes where process.isRunning { process.send(SIGTERM) }
+            for process in processes { process.wait(timeout: 30) }
+        }
+        for k in 0..<density {
+            processes.append(try ChildProcess([executable, "run", "--kernel", guest, "--cpus", String(cpus),
+                                               "--memory", String(memory), "--cmdline", "cpus=\(cpus)",
+                                               "--api-socket", directory + "/api\(k).sock", "--log-level", "error"]))
+        }
+        for k in 0..<density {
+            let socket = directory + "/api\(k).sock"
+            var ready = false
+            for _ in 0..<10_000 where !ready {
+                ready = APIBenchFiles.canConnect(socket)
+                if !ready { usleep(1_000) }
+            }
+            guard ready else { throw ValidationError("VM \(k) of \(density): the API socket never became ready") }
+            let client = try ControlClient.connect(socketPath: socket)
+            clients.append(client)
+            try waitForRunning(client)
+        }
+        usleep(300_000)
+        var pss: [Int] = []
+        var privateKiB: [Int] = []
+        for process in processes {
+            let rollup = APIBenchFiles.rollup(pid: process.pid)
+            let guestKiB = APIBenchFiles.guestResidentKiB(pid: process.pid, guestMiB: memory) ?? 0
+            pss.append(rollup.pss - guestKiB)
+            privateKiB.append(rollup.privateKiB - guestKiB)
+        }
+        results.densityVMs = density
+        results.densityPSSKiB = pss.sorted()[pss.count / 2]
+        results.densityPrivateKiB = privateKiB.sorted()[privateKiB.count / 2]
+    }
+
+    /// Peak RSS of the raw C KVM floor program (Benchmarks/floor) running the same guest for a second.
+    private func measureFloor(guest: String, into results: inout APIBenchResults) throws {
+        let root = ExitDispatchBench.root
+        let out = root.appendingPathComponent(".build/bench-api/floor").path
+        let build = try ChildProcess.run(["/bin/sh", root.appendingPathComponent("Benchmarks/floor/build.sh").path, out],
+                                         timeout: 120)
+        guard build.succeeded else { throw ValidationError("building kvm_floor failed: \(build)") }
+        let run = try ChildProcess.run([out + "/kvm_floor", "--cpus", String(cpus), "--mem", String(memory),
+                                        "--seconds", "1", "--cmdline", "cpus=\(cpus)", guest], timeout: 60)
+        guard run.succeeded else { throw ValidationError("kvm_floor failed: \(run)") }
+        results.floorPeakRSSKiB = run.peakRSSKiB
     }
 
     // MARK: In this process
@@ -213,6 +284,14 @@ struct APIBenchResults {
     /// library pages that every vmhost process shares.
     var anonymousKiB: Int?
     var serverTimeline: [String: Double]?
+    /// Peak RSS of `vmhost --help`: the Swift process and its libraries before any VM work.
+    var bareProcessKiB: Int?
+    /// Peak RSS of the raw C KVM floor program on the same guest.
+    var floorPeakRSSKiB: Int?
+    var densityVMs = 0
+    /// Median over the side-by-side VMs of PSS − resident guest RAM, and of private memory − resident guest RAM.
+    var densityPSSKiB: Int?
+    var densityPrivateKiB: Int?
 
     static func percentile(_ samples: [Double], _ p: Double) -> Double {
         let sorted = samples.sorted()
@@ -253,6 +332,21 @@ struct APIBenchResults {
                     + String(format: "%.2f MiB per VM beyond the shared libraries", Double(anonymousKiB - guest) / 1024))
             }
         }
+        func mib(_ kib: Int) -> String { String(format: "%.2f MiB", Double(kib) / 1024) }
+        let guest = guestResidentKiB ?? 0
+        if let floorPeakRSSKiB {
+            Swift.print("  same guest, raw C KVM floor (kvm_floor): peak RSS \(floorPeakRSSKiB) KiB -> overhead "
+                + "\(mib(floorPeakRSSKiB - guest)) (guest RAM resident taken as vmhost's)"
+                + (peakRSSKiB.map { String(format: "; vmhost / floor = %.1fx", Double($0 - guest) / Double(max(1, floorPeakRSSKiB - guest))) } ?? ""))
+        }
+        if let bareProcessKiB {
+            Swift.print("  bare vmhost process (vmhost --help, no VM): peak RSS \(mib(bareProcessKiB))"
+                + " -- the Swift runtime and libraries every vmhost maps before any VM work")
+        }
+        if let densityPSSKiB, let densityPrivateKiB {
+            Swift.print("  \(densityVMs) vmhost processes side by side: per VM, PSS - guest RAM \(mib(densityPSSKiB))"
+                + " (shared pages split between them), private \(mib(densityPrivateKiB))")
+        }
         Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
         if json {
             var fields: [String] = [
@@ -264,6 +358,8 @@ struct APIBenchResults {
             if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
             if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
+            if let densityPSSKiB { fields.append("\"pss_per_vm_kib\":\(densityPSSKiB)") }
+            if let floorPeakRSSKiB { fields.append("\"floor_overhead_kib\":\(floorPeakRSSKiB - (guestResidentKiB ?? 0))") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }
     }
@@ -333,6 +429,19 @@ private enum APIBenchFiles {
     /// may merge a neighbouring anonymous mapping into it, so up to 4 MiB larger).
     static func guestResidentKiB(pid: Int32, guestMiB: Int) -> Int? {
         smapsSums(pid: pid).guest(guestMiB)
+    }
+
+    /// Proportional set size and private memory (clean + dirty) of the whole process, KiB (smaps_rollup).
+    static func rollup(pid: Int32) -> (pss: Int, privateKiB: Int) {
+        var pss = 0
+        var privateKiB = 0
+        for line in (procFile("/proc/\(pid)/smaps_rollup") ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 2, let value = Int(fields[1]) else { continue }
+            if fields[0] == "Pss:" { pss = value }
+            if fields[0] == "Private_Clean:" || fields[0] == "Private_Dirty:" { privateKiB += value }
+        }
+        return (pss, privateKiB)
     }
 
     /// Resident KiB of file-backed mappings (executable and shared libraries).

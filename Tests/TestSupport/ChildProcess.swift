@@ -22,6 +22,8 @@ public final class ChildProcess: @unchecked Sendable {
         public let errors: String
         /// The child was still running at the deadline and was killed.
         public let timedOut: Bool
+        /// The child's peak resident set size in KiB (`ru_maxrss` from `wait4`).
+        public let peakRSSKiB: Int
 
         public var succeeded: Bool { status == 0 && !timedOut }
         public var description: String {
@@ -110,8 +112,9 @@ public final class ChildProcess: @unchecked Sendable {
     public var isRunning: Bool {
         if finished != nil { return false }
         var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return true }
-        finished = outcome(status: status, timedOut: false)
+        var usage = rusage()
+        guard wait4(pid, &status, WNOHANG, &usage) == pid else { return true }
+        finished = outcome(status: status, timedOut: false, usage: usage)
         return false
     }
 
@@ -125,30 +128,32 @@ public final class ChildProcess: @unchecked Sendable {
         let deadline = Self.now() + timeout
         var status: Int32 = 0
         var timedOut = false
+        var usage = rusage()
         var pause: UInt32 = 200  // µs, doubling to 20 ms
         while true {
-            let rc = waitpid(pid, &status, WNOHANG)
+            let rc = wait4(pid, &status, WNOHANG, &usage)
             if rc == pid || (rc < 0 && errno != EINTR) { break }
             if Self.now() >= deadline {
                 timedOut = true
                 kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
                 break
             }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
-        let result = outcome(status: status, timedOut: timedOut)
+        let result = outcome(status: status, timedOut: timedOut, usage: usage)
         finished = result
         return result
     }
 
     /// `waitpid`'s status as an `Outcome`, with what the child wrote.
-    private func outcome(status: Int32, timedOut: Bool) -> Outcome {
+    private func outcome(status: Int32, timedOut: Bool, usage: rusage) -> Outcome {
         let signalled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
         return Outcome(status: signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff,
                        signal: signalled ? status & 0x7f : nil,
-                       output: Self.read(outputPath), errors: Self.read(errorPath), timedOut: timedOut)
+                       output: Self.read(outputPath), errors: Self.read(errorPath), timedOut: timedOut,
+                       peakRSSKiB: usage.ru_maxrss)
     }
 
     private static func read(_ path: String) -> String {

@@ -202,6 +202,8 @@ import VMM
         try vm.powerOn()
         #expect(eventually(timeoutMilliseconds: 20_000) { ((try? memory.load(UInt64.self, at: 0x10000)) ?? 0) > 50 })
         for _ in 0..<5 {
+            // The guest writes for much longer than this loop: if it stopped, it failed; say what it printed.
+            try #require(vm.state == .running, "the guest stopped early: \(Self.text(log))")
             #expect(try vm.suspend() == .done)
             #expect(vm.state == .suspended)
             // SUSPENDED only after every in-flight request was completed to the guest: nothing moves now.
