@@ -10,10 +10,9 @@ import VMM
 /// `vmhost-bench api`: the control API's figures. Spawns `vmhost run --api-socket` on the smp-counter guest
 /// (2 busy vCPUs) and measures, through the socket: pause and resume latency (request sent → 204 received),
 /// process start → API socket accepting, peak RSS of vmhost minus the resident guest RAM; then a `hello` run for
-/// process start → the guest's first serial byte. Memory is put next to two references measured in the same run:
-/// the raw C KVM floor program on the same guest, and a bare `vmhost --help` (the Swift process before any VM
-/// work); and `--density` vmhost processes side by side give what each further VM costs the host (PSS: shared
-/// library pages split between the processes that map them). `--in-process` measures the latencies with server
+/// process start → the guest's first serial byte. Memory is put next to the raw C KVM floor program on the same
+/// guest (measured in the same run), and `--density` vmhost processes side by side give what each further VM
+/// costs the host (PSS: shared library pages split between the processes that map them). `--in-process` measures the latencies with server
 /// and VM in this process instead (no `vmhost run` needed).
 struct APIBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -61,8 +60,6 @@ struct APIBench: ParsableCommand {
         } else {
             let executable = vmhost ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
                 .deletingLastPathComponent().appendingPathComponent("vmhost").path
-            // First, while this process has no other children: ru_maxrss of a bare vmhost.
-            results.bareProcessKiB = try ChildProcess([executable, "--help"]).wait(timeout: 60).peakRSSKiB
             try measureProcess(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
             try measureFirstSerialByte(executable: executable, guest: folder + "/hello.elf", into: &results)
             if density > 0 {
@@ -181,17 +178,21 @@ struct APIBench: ParsableCommand {
         results.densityPrivateKiB = privateKiB.sorted()[privateKiB.count / 2]
     }
 
-    /// Peak RSS of the raw C KVM floor program (Benchmarks/floor) running the same guest for a second.
+    /// Peak RSS minus resident guest RAM of the raw C KVM floor program (Benchmarks/floor) on the same guest.
     private func measureFloor(guest: String, into results: inout APIBenchResults) throws {
         let root = ExitDispatchBench.root
         let out = root.appendingPathComponent(".build/bench-api/floor").path
         let build = try ChildProcess.run(["/bin/sh", root.appendingPathComponent("Benchmarks/floor/build.sh").path, out],
                                          timeout: 120)
         guard build.succeeded else { throw ValidationError("building kvm_floor failed: \(build)") }
-        let run = try ChildProcess.run([out + "/kvm_floor", "--cpus", String(cpus), "--mem", String(memory),
-                                        "--seconds", "1", "--cmdline", "cpus=\(cpus)", guest], timeout: 60)
-        guard run.succeeded else { throw ValidationError("kvm_floor failed: \(run)") }
-        results.floorPeakRSSKiB = run.peakRSSKiB
+        let process = try ChildProcess([out + "/kvm_floor", "--cpus", String(cpus), "--mem", String(memory),
+                                        "--seconds", "2", "--cmdline", "cpus=\(cpus)", guest])
+        usleep(1_000_000)
+        let peak = APIBenchFiles.statusField(pid: process.pid, "VmHWM")
+        let guestKiB = APIBenchFiles.guestResidentKiB(pid: process.pid, guestMiB: memory)
+        let run = process.wait(timeout: 60)
+        guard run.succeeded, let peak, let guestKiB else { throw ValidationError("kvm_floor failed: \(run)") }
+        results.floorOverheadKiB = peak - guestKiB
     }
 
     // MARK: In this process
@@ -205,7 +206,8 @@ struct APIBench: ParsableCommand {
         let directory = try APIBenchFiles.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let t0 = APIClock.nanoseconds()
-        let server = try ControlServer.start(vm: vm, socketPath: directory + "/api.sock")
+        // As vmhost run serves it: real-time control threads (the library default is .normal).
+        let server = try ControlServer.start(vm: vm, socketPath: directory + "/api.sock", threadPriority: .realtime)
         print(String(format: "  ControlServer.start: %.2f ms", Double(APIClock.nanoseconds() - t0) / 1e6))
         defer { server.close() }
         try vm.powerOn()
@@ -284,10 +286,8 @@ struct APIBenchResults {
     /// library pages that every vmhost process shares.
     var anonymousKiB: Int?
     var serverTimeline: [String: Double]?
-    /// Peak RSS of `vmhost --help`: the Swift process and its libraries before any VM work.
-    var bareProcessKiB: Int?
-    /// Peak RSS of the raw C KVM floor program on the same guest.
-    var floorPeakRSSKiB: Int?
+    /// Peak RSS minus resident guest RAM of the raw C KVM floor program on the same guest.
+    var floorOverheadKiB: Int?
     var densityVMs = 0
     /// Median over the side-by-side VMs of PSS − resident guest RAM, and of private memory − resident guest RAM.
     var densityPSSKiB: Int?
@@ -334,14 +334,9 @@ struct APIBenchResults {
         }
         func mib(_ kib: Int) -> String { String(format: "%.2f MiB", Double(kib) / 1024) }
         let guest = guestResidentKiB ?? 0
-        if let floorPeakRSSKiB {
-            Swift.print("  same guest, raw C KVM floor (kvm_floor): peak RSS \(floorPeakRSSKiB) KiB -> overhead "
-                + "\(mib(floorPeakRSSKiB - guest)) (guest RAM resident taken as vmhost's)"
-                + (peakRSSKiB.map { String(format: "; vmhost / floor = %.1fx", Double($0 - guest) / Double(max(1, floorPeakRSSKiB - guest))) } ?? ""))
-        }
-        if let bareProcessKiB {
-            Swift.print("  bare vmhost process (vmhost --help, no VM): peak RSS \(mib(bareProcessKiB))"
-                + " -- the Swift runtime and libraries every vmhost maps before any VM work")
+        if let floorOverheadKiB {
+            Swift.print("  same guest, raw C KVM floor (kvm_floor): peak RSS - guest RAM resident \(mib(floorOverheadKiB))"
+                + (peakRSSKiB.map { String(format: "; vmhost / floor = %.1fx", Double($0 - guest) / Double(max(1, floorOverheadKiB))) } ?? ""))
         }
         if let densityPSSKiB, let densityPrivateKiB {
             Swift.print("  \(densityVMs) vmhost processes side by side: per VM, PSS - guest RAM \(mib(densityPSSKiB))"
@@ -359,7 +354,7 @@ struct APIBenchResults {
             if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             if let densityPSSKiB { fields.append("\"pss_per_vm_kib\":\(densityPSSKiB)") }
-            if let floorPeakRSSKiB { fields.append("\"floor_overhead_kib\":\(floorPeakRSSKiB - (guestResidentKiB ?? 0))") }
+            if let floorOverheadKiB { fields.append("\"floor_overhead_kib\":\(floorOverheadKiB)") }
             Swift.print("{" + fields.joined(separator: ",") + "}")
         }
     }

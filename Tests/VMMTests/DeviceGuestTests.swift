@@ -201,7 +201,15 @@ import VMM
         let memory = try #require(vm.parts?.machine.memory)
         try vm.powerOn()
         #expect(eventually(timeoutMilliseconds: 20_000) { ((try? memory.load(UInt64.self, at: 0x10000)) ?? 0) > 50 })
-        for _ in 0..<5 {
+        // At least 5 cycles, and more (for up to 20 s) until a suspend caught requests in flight: on a loaded
+        // host the guest may have nothing in flight at the moment of the first few suspends.
+        let deadline = ContinuousClock.now + .seconds(20)
+        var cycles = 0
+        func caughtInFlight() -> Bool {
+            lines.withLock { $0.contains { $0.hasPrefix("VirtioBlk/0/0/Block/0: waiting for") } }
+        }
+        while cycles < 5 || (!caughtInFlight() && ContinuousClock.now < deadline) {
+            cycles += 1
             // The guest writes for much longer than this loop: if it stopped, it failed; say what it printed.
             try #require(vm.state == .running, "the guest stopped early: \(Self.text(log))")
             #expect(try vm.suspend() == .done)
