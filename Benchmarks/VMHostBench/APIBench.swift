@@ -81,9 +81,18 @@ struct APIBench: ParsableCommand {
             + vmhostArgs.split(separator: " ").map(String.init)
         // ChildProcess is a bare posix_spawn: Foundation's Process would put its own set-up (a run-loop thread,
         // a close action per open descriptor) inside the timed window and keep threads busy in this client.
+        // Watch the folder rather than spin on connect(): a polling client would take a core from vmhost while
+        // it starts. Block until the socket file appears (bind), then connect until it accepts (listen).
+        let watch = inotify_init1(Int32(IN_CLOEXEC))
+        guard watch >= 0, inotify_add_watch(watch, directory, UInt32(IN_CREATE)) >= 0 else {
+            throw ValidationError("inotify on \(directory): errno \(errno)")
+        }
+        defer { close(watch) }
         let t0 = APIClock.nanoseconds()
         let process = try ChildProcess([executable] + arguments)
         defer { if process.isRunning { process.send(SIGTERM); process.wait(timeout: 30) } }
+        var event = pollfd(fd: watch, events: Int16(POLLIN), revents: 0)
+        guard poll(&event, 1, 10_000) == 1 else { throw ValidationError("the API socket file never appeared") }
         // Socket ready: the first successful connect().
         var ready: UInt64 = 0
         for _ in 0..<200_000 {

@@ -1,3 +1,4 @@
+import CKVM
 import Glibc
 
 /// A counting semaphore for pthreads (POSIX `sem_t`): the blocking primitive of EMTs and of requesters.
@@ -34,14 +35,15 @@ final class ThreadSemaphore: @unchecked Sendable {
         sem_trywait(sem) == 0
     }
 
-    /// Blocks for at most `nanoseconds`; true if one was taken, false on timeout.
+    /// Blocks for at most `nanoseconds` (CLOCK_MONOTONIC: a wall-clock step changes nothing); true if one was
+    /// taken, false on timeout.
     func wait(timeoutNanoseconds nanoseconds: UInt64) -> Bool {
         var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
         let total = UInt64(deadline.tv_nsec) + nanoseconds % 1_000_000_000
         deadline.tv_sec += Int(nanoseconds / 1_000_000_000) + Int(total / 1_000_000_000)
         deadline.tv_nsec = Int(total % 1_000_000_000)
-        while sem_timedwait(sem, &deadline) != 0 {
+        while ckvm_sem_wait_monotonic(sem, &deadline) != 0 {
             if errno == ETIMEDOUT { return false }
             if errno != EINTR { return false }
         }

@@ -2,7 +2,7 @@ import Glibc
 import PDM
 import Synchronization
 import Testing
-import VMM
+@testable import VMM
 
 /// The VMM's threads never inherit a real-time policy from the thread that builds the VM: a vCPU spinning in the
 /// guest at SCHED_FIFO never yields and starves the host (this hung the pause/resume storm under load).
@@ -71,5 +71,19 @@ import VMM
         let nice = lines.last?.split(separator: " ").last.map(String.init) ?? "?"
         #expect(lines == ["EMT 0: tid true policy \(SCHED_OTHER) nice \(nice)",
                           "EMT 1: tid true policy \(SCHED_OTHER) nice \(nice)", "process nice \(nice)"])
+    }
+}
+
+/// The timed semaphore wait every EMT park and requester wait rests on (CLOCK_MONOTONIC via sem_clockwait).
+@Suite struct ThreadSemaphoreTests {
+    @Test func timedWaitTimesOutAfterAboutItsTimeoutAndTakesAPost() {
+        let semaphore = ThreadSemaphore()
+        let start = ContinuousClock.now
+        #expect(!semaphore.wait(timeoutNanoseconds: 30_000_000))
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(29) && waited < .seconds(5), "\(waited)")
+        semaphore.post()
+        #expect(semaphore.wait(timeoutNanoseconds: 1_000_000_000))
+        #expect(!semaphore.tryWait())
     }
 }

@@ -8,8 +8,9 @@
  * - `struct kvm_run` is mostly an anonymous union; accessors for the exit payloads the VMM handles return plain
  *   values or pointers into the mapping.
  * - Flexible-array structs (`kvm_cpuid2`, `kvm_msrs`) get allocate / entry-pointer / free helpers.
- * - The two vCPU-thread calls the Glibc module hides behind _GNU_SOURCE or variadic prototypes: the kernel
- *   thread id and the thread name (shown by top -H, gdb and /proc).
+ * - The calls of the VMM's threads that the Glibc module hides behind _GNU_SOURCE or variadic prototypes: the
+ *   kernel thread id, the thread name (shown by top -H, gdb and /proc) and sem_clockwait (a timed semaphore
+ *   wait on CLOCK_MONOTONIC, which a wall-clock step cannot stretch or cut short).
  */
 #ifndef CKVM_H
 #define CKVM_H
@@ -18,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <semaphore.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -163,6 +166,14 @@ static inline uint32_t ckvm_pit_speaker_dummy(void) { return KVM_PIT_SPEAKER_DUM
 
 /* The calling thread's kernel id (gettid(2)). */
 static inline int32_t ckvm_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
+
+/* glibc >= 2.30; declared only under _GNU_SOURCE. */
+extern int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *abstime);
+
+/* Waits on `sem` until the CLOCK_MONOTONIC time `abstime`; 0 or -1 with errno (ETIMEDOUT, EINTR). */
+static inline int ckvm_sem_wait_monotonic(sem_t *sem, const struct timespec *abstime) {
+    return sem_clockwait(sem, CLOCK_MONOTONIC, abstime);
+}
 
 /* Names the calling thread (at most 15 bytes are kept). */
 static inline void ckvm_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
