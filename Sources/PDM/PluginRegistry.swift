@@ -150,10 +150,12 @@ public final class PluginRegistry: Sendable {
                 report.refused.append(error)
             }
         }
-        for name in missing() where missing().contains(name) {
-            if let path = files.first(where: { $0.hasSuffix("/lib\(name).so") }), !tried.contains(path) {
-                attempt(path)
-            }
+        // Conventional files first: a module is usually named after what it registers.
+        for name in missing() {
+            guard missing().contains(name),  // an earlier file may have registered it as well
+                  let path = files.first(where: { $0.hasSuffix("/lib\(name).so") }), !tried.contains(path)
+            else { continue }
+            attempt(path)
         }
         for path in files where !tried.contains(path) {
             if missing().isEmpty { break }
