@@ -175,8 +175,9 @@ public final class EmulationThread: @unchecked Sendable {
     }
 
     /// How long an idle EMT parks before it looks again by itself: a safety net, so that a notification lost
-    /// anywhere costs this much latency instead of a VM operation that never returns.
-    static let parkRecheckNanoseconds: UInt64 = 100_000_000
+    /// anywhere costs this much latency instead of a VM operation that never returns. Once a second: an idle or
+    /// suspended VM should cost the host next to no wake-ups.
+    static let parkRecheckNanoseconds: UInt64 = 1_000_000_000
 
     /// After a park that timed out: work that is queued without its flag means a notification went missing.
     /// Re-flags it (so the loop serves it) and says so in the log.
