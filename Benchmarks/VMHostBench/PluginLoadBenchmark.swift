@@ -22,8 +22,8 @@ struct PluginLoadBenchmark: ParsableCommand {
 
     func run() throws {
         let folder = directory ?? PluginLoadBenchmark.executableFolder()
-        let names = PluginLoadBenchmark.pluginFiles(in: folder)
-        print("plugin-load: \(names.count) lib*.so in \(folder), \(repetitions) repetitions, median")
+        let names = (try? PluginRegistry.pluginFileNames(in: folder)) ?? []
+        print("plugin-load: \(names.count) plugin files in \(folder), \(repetitions) repetitions, median")
         let clock = ContinuousClock()
         for name in names {
             let path = folder + "/" + name
@@ -55,17 +55,6 @@ struct PluginLoadBenchmark: ParsableCommand {
     }
 
     private static func executableFolder() -> String { ExecutableLocation.directory ?? "." }
-
-    private static func pluginFiles(in folder: String) -> [String] {
-        guard let dir = opendir(folder) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix("lib"), name.hasSuffix(".so") { names.append(name) }
-        }
-        return names.sorted()
-    }
 
     private static func median(_ samples: [Duration]) -> Duration {
         let sorted = samples.sorted()

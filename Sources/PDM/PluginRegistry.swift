@@ -91,16 +91,7 @@ public final class PluginRegistry: Sendable {
     public func loadAll(searchPaths: [String]) -> PluginLoadReport {
         var report = PluginLoadReport()
         for directory in searchPaths {
-            let names: [String]
-            switch PluginRegistry.pluginFiles(in: directory) {
-            case .success(let found): names = found
-            case .failure(let refusal):
-                logger.error("\(refusal.description)")
-                report.refused.append(refusal)
-                continue
-            }
-            for name in names {
-                let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            for path in pluginPaths(in: directory, refusals: &report.refused) {
                 do throws(PluginLoadError) {
                     report.loaded.append(try load(path: path))
                 } catch {
@@ -121,16 +112,7 @@ public final class PluginRegistry: Sendable {
     /// reported as by `loadAll`.
     public func loadNeeded(devices: Set<String>, drivers: Set<String>, searchPaths: [String]) -> PluginLoadReport {
         var report = PluginLoadReport()
-        var files: [String] = []
-        for directory in searchPaths {
-            switch PluginRegistry.pluginFiles(in: directory) {
-            case .success(let found):
-                files += found.map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
-            case .failure(let refusal):
-                logger.error("\(refusal.description)")
-                report.refused.append(refusal)
-            }
-        }
+        let files = searchPaths.flatMap { pluginPaths(in: $0, refusals: &report.refused) }
         func missing() -> [String] {
             state.withLock { state in
                 devices.filter { state.deviceIndex[$0] == nil }.sorted()
@@ -255,11 +237,12 @@ public final class PluginRegistry: Sendable {
     /// Libraries of the host itself that the build puts next to the plugins; never plugins.
     static let hostLibraries: Set<String> = [YAMLFrontEnd.libraryName]
 
-    /// The `lib*.so` names in `directory` (but the host's own libraries), sorted bytewise.
-    private static func pluginFiles(in directory: String) -> Result<[String], PluginLoadError> {
+    /// The plugin file names in `directory` as `loadAll` sees them: every `lib*.so` but the host's own
+    /// libraries, sorted bytewise. Throws the refusal (kind `.unreadable`) when the folder cannot be listed.
+    public static func pluginFileNames(in directory: String) throws(PluginLoadError) -> [String] {
         guard let dir = opendir(directory) else {
-            return .failure(PluginLoadError(path: directory, kind: .unreadable,
-                                            reason: "cannot list plugin directory: \(PluginFileSecurity.text(errno))"))
+            throw PluginLoadError(path: directory, kind: .unreadable,
+                                  reason: "cannot list plugin directory: \(PluginFileSecurity.text(errno))")
         }
         defer { closedir(dir) }
         var names: [String] = []
@@ -271,6 +254,19 @@ public final class PluginRegistry: Sendable {
                 names.append(name)
             }
         }
-        return .success(names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// The plugin files of `directory` as paths; a folder that cannot be listed is logged and added to
+    /// `refusals`, and gives none.
+    private func pluginPaths(in directory: String, refusals: inout [PluginLoadError]) -> [String] {
+        do throws(PluginLoadError) {
+            let names = try PluginRegistry.pluginFileNames(in: directory)
+            return names.map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
+        } catch {
+            logger.error("\(error.description)")
+            refusals.append(error)
+            return []
+        }
     }
 }

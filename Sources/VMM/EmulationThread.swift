@@ -54,7 +54,6 @@ public final class EmulationThread: @unchecked Sendable {
         self.group = group
     }
 
-    /// True while the EMT is parked on its semaphore (suspended VM, halted vCPU, EMT 0 waiting in a walk).
     /// "parked", "busy" or "in guest" (a racy snapshot, for diagnostics).
     var activityDescription: String {
         switch EMTActivity(rawValue: activity.load(ordering: .relaxed)) {
@@ -64,6 +63,7 @@ public final class EmulationThread: @unchecked Sendable {
         }
     }
 
+    /// True while the EMT is parked on its semaphore (suspended VM, halted vCPU, EMT 0 waiting in a walk).
     public var isParked: Bool { activity.load(ordering: .sequentiallyConsistent) == EMTActivity.parked.rawValue }
 
     /// True when called on this EMT.

@@ -57,9 +57,7 @@ import TestSupport
         #expect(config.devices.isEmpty)
     }
 
-    static var products: String {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-    }
+    static var products: String { TestFixtures.productsDirectory.path }
 
     @Test func vmhostDoesNotLinkFoundation() throws {
         let vmhost = Self.products + "/vmhost"

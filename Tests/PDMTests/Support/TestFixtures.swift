@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import PDM
 
 /// Paths and helpers shared by the loader and ELF tests: a private temporary directory per test, C fixtures
 /// compiled at test time with the system C compiler, and the build products folder.
@@ -21,9 +22,8 @@ enum TestFixtures {
 
     /// The plugin products (`lib*.so`) in the build products folder, sorted by name.
     static func pluginProducts() -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: productsDirectory.path)) ?? []
-        // The plugin products: every lib*.so but the host's own YAML reader.
-        return names.filter { $0.hasPrefix("lib") && $0.hasSuffix(".so") && $0 != "libVMHostYAML.so" }.sorted()
+        // As the registry lists a folder: every lib*.so but the host's own YAML reader.
+        ((try? PluginRegistry.pluginFileNames(in: productsDirectory.path)) ?? [])
             .map { productsDirectory.appendingPathComponent($0) }
     }
 
