@@ -1,3 +1,4 @@
+import CKVM
 import Glibc
 
 /// Why a guest-memory operation failed.
@@ -28,8 +29,10 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
 /// The guest's RAM: one anonymous host mapping laid out as `GuestMemoryLayout` describes, with bounds-checked
 /// access by guest-physical address.
 ///
-/// Reads and writes may race with running vCPUs (as on real hardware); that is the caller's business. The object
-/// itself is immutable after `init` and safe to share.
+/// Reads and writes may race with running vCPUs (as on real hardware). A naturally aligned read or write of 1, 2,
+/// 4 or 8 bytes is one load or store, acquire/release (`ckvm_guest_load`): a ring index the guest is updating is
+/// seen either before or after, never torn. Longer copies have no such promise. The object itself is immutable
+/// after `init` and safe to share.
 public final class GuestMemory: @unchecked Sendable {
     /// Where the RAM sits in guest-physical space.
     public let layout: GuestMemoryLayout
@@ -73,18 +76,33 @@ public final class GuestMemory: @unchecked Sendable {
         return try pointer(at: gpa, count: UInt64(MemoryLayout<T>.size)).assumingMemoryBound(to: T.self)
     }
 
-    /// Copies guest memory at `gpa` into `buffer`.
+    /// Copies guest memory at `gpa` into `buffer`; one load when it is a naturally aligned 1, 2, 4 or 8 bytes.
     public func read(at gpa: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(GuestMemoryError) {
         guard let dst = buffer.baseAddress, buffer.count > 0 else { return }
         let src = try pointer(at: gpa, count: UInt64(buffer.count))
-        memcpy(dst, src, buffer.count)
+        if GuestMemory.isSingleAccess(gpa, buffer.count) {
+            ckvm_guest_load(dst, src, buffer.count)
+        } else {
+            memcpy(dst, src, buffer.count)
+        }
     }
 
-    /// Copies `buffer` into guest memory at `gpa`.
+    /// Copies `buffer` into guest memory at `gpa`; one store when it is a naturally aligned 1, 2, 4 or 8 bytes.
     public func write(at gpa: UInt64, from buffer: UnsafeRawBufferPointer) throws(GuestMemoryError) {
         guard let src = buffer.baseAddress, buffer.count > 0 else { return }
         let dst = try pointer(at: gpa, count: UInt64(buffer.count))
-        memcpy(dst, src, buffer.count)
+        if GuestMemory.isSingleAccess(gpa, buffer.count) {
+            ckvm_guest_store(dst, src, buffer.count)
+        } else {
+            memcpy(dst, src, buffer.count)
+        }
+    }
+
+    /// A 1-, 2-, 4- or 8-byte access at a multiple of its size (the host mapping is page aligned, so the host
+    /// address is aligned too).
+    @inline(__always)
+    static func isSingleAccess(_ gpa: UInt64, _ count: Int) -> Bool {
+        count <= 8 && count & (count - 1) == 0 && gpa & UInt64(count - 1) == 0
     }
 
     /// `count` bytes at `gpa`.

@@ -23,6 +23,8 @@ enum TestDiskDriver {
         var instance = 0
         /// Misbehave on purpose: complete each request from inside `submit` (the interface forbids it).
         var completeInsideSubmit = false
+        /// Misbehave worse: after completing inside `submit`, also return an error from it.
+        var refuseAfterCompleting = false
     }
     private static let state = Mutex(State())
 
@@ -34,7 +36,12 @@ enum TestDiskDriver {
     static var disk: [UInt8] { state.withLock { $0.disk } }
 
     /// From now on (until `reset`), complete every request from inside `submit`.
-    static func completeInsideSubmit() { state.withLock { $0.completeInsideSubmit = true } }
+    static func completeInsideSubmit(thenRefuse: Bool = false) {
+        state.withLock {
+            $0.completeInsideSubmit = true
+            $0.refuseAfterCompleting = thenRefuse
+        }
+    }
     static var pendingCount: Int { state.withLock { $0.pending.count } }
     static var submitted: [(op: UInt32, offset: UInt64, length: UInt64)] { state.withLock { $0.submitted } }
 
@@ -78,16 +85,19 @@ enum TestDiskDriver {
 
     fileprivate static func submit(_ request: UnsafeMutablePointer<VMHBlockRequest>) -> Int32 {
         let r = request.pointee
-        let (status, inline) = state.withLock { s -> (Int32, Bool) in
+        let (status, inline, refuse) = state.withLock { s -> (Int32, Bool, Bool) in
             if r.op != VMH_BLOCK_OP_FLUSH {
-                guard r.offset + r.length <= UInt64(s.disk.count) else { return (VMH_ERR_OUT_OF_RANGE, false) }
-                if r.op == VMH_BLOCK_OP_WRITE && s.readOnly { return (VMH_ERR_WRONG_STATE, false) }
+                guard r.offset + r.length <= UInt64(s.disk.count) else { return (VMH_ERR_OUT_OF_RANGE, false, false) }
+                if r.op == VMH_BLOCK_OP_WRITE && s.readOnly { return (VMH_ERR_WRONG_STATE, false, false) }
             }
             s.submitted.append((r.op, r.offset, r.length))
             s.pending.append(Int(bitPattern: request))
-            return (VMH_OK, s.completeInsideSubmit)
+            return (VMH_OK, s.completeInsideSubmit, s.refuseAfterCompleting)
         }
-        if status == VMH_OK && inline { completePending() }
+        if status == VMH_OK && inline {
+            completePending()
+            if refuse { return VMH_ERR_IO }
+        }
         return status
     }
 

@@ -123,6 +123,20 @@ extension TestDiskSuites {
             #expect(TestDiskDriver.pendingCount == 0)
         }
 
+        @Test func aChainThatCompletesInsideSubmitAndThenRefusesFinishesOnce() throws {
+            let h = try harness()
+            TestDiskDriver.completeInsideSubmit(thenRefuse: true)
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            q.request(head: 0, type: 1, sector: 0, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(q.usedIndex == 1)  // once, with the completion's status
+            #expect(q.status(0) == 0)
+            // The in-flight count did not go below zero: the next request is served normally.
+            q.request(head: 3, type: 1, sector: 1, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(q.usedIndex == 2)
+            #expect(q.usedEntry(1).id == 3)
+        }
+
         @Test func flushGetIDAndUnsupportedTypes() throws {
             let h = try harness(settings: ["serial": .string("disk-serial-1")])
             var q = VirtqueueTestDriver(h)
@@ -257,6 +271,50 @@ extension TestDiskSuites {
             TestDiskDriver.completePending()
             #expect(q.usedIndex == 0)
             #expect(q.status(0) == 0xee)
+        }
+
+        @Test func aHeadInFlightAcrossAResetServesTheReinitialisedDriver() throws {
+            let h = try harness()
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            q.request(head: 0, type: 1, sector: 0, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.pendingCount == 1)
+            // The driver resets and re-initialises the device while the medium still holds that request, then
+            // uses head 0 again: a new request, not a reuse of the old one.
+            q.initialize()
+            q.request(head: 0, type: 0, sector: 1, data: [.init(address: 0x101000, length: 512, writable: true)])
+            #expect(TestDiskDriver.submitted.count == 2)
+            #expect(h.messages(of: "VirtioBlk/0").allSatisfy { !$0.contains("reused") })
+            #expect(TestDiskDriver.completePending() == 2)
+            // Only the new request reaches the new queue; the old one's completion is dropped.
+            #expect(q.usedIndex == 1)
+            #expect(q.usedEntry(0).id == 0)
+            #expect(q.status(0) == 0)
+            // Head 0 again, with nothing in flight: the slot is free.
+            q.request(head: 0, type: 1, sector: 2, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.completePending() == 1)
+            #expect(q.usedIndex == 2)
+        }
+
+        @Test func anAvailableIndexBeyondTheQueueSetsNeedsReset() throws {
+            let h = try harness()
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            // A driver (or a torn read) claiming more new heads than the queue has.
+            h.vmm.setGuestRAM(Int(VirtqueueTestDriver.availRing) + 2, le(UInt64(q.queueSize) + 1, 2))
+            q.setReg(0x50, 0)
+            #expect(TestDiskDriver.submitted.isEmpty)
+            #expect(q.reg(0x70) & 0x40 != 0)  // DEVICE_NEEDS_RESET
+            #expect(q.reg(0x60) & 2 != 0)  // configuration-change interrupt
+            #expect(h.messages(of: "VirtioBlk/0").contains { $0.contains("entries ahead") && $0.contains("needs reset") })
+            // Nothing more is taken until the driver resets; after a reset the queue works again.
+            q.request(head: 0, type: 1, sector: 0, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.submitted.isEmpty)
+            q.initialize()
+            #expect(q.reg(0x70) & 0x40 == 0)
+            q.request(head: 0, type: 1, sector: 0, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.completePending() == 1)
+            #expect(q.usedIndex == 1)
         }
 
         @Test func suspendWaitsForInFlightRequestsThenResumePicksUpNotifications() throws {

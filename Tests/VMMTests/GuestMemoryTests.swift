@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 import VMM
 
@@ -52,5 +54,64 @@ import VMM
         counter.pointee = 42
         #expect(try memory.load(UInt64.self, at: 0x10000) == 42)
         #expect(throws: GuestMemoryError.invalidSize(4096)) { _ = try GuestMemory(size: 4096) }
+    }
+}
+
+/// A device reading a ring index while a vCPU updates it must see the old or the new value, never a mix: the
+/// writer flips a 16-bit field between 0x00FF and 0x0100 (both bytes change), the reader copies it through
+/// `GuestMemory.read` and must only ever see those two values. With a byte-wise copy (glibc's 2-byte memcpy
+/// loads the low byte, then the word) this sees 0x01FF or 0x0000 within a few million reads on two cores.
+@Suite struct GuestMemoryTearingTests {
+    @Test func alignedSmallReadsAndWritesAreSingleAccesses() throws {
+        let memory = try GuestMemory(size: 1 << 20)
+        let gpa: UInt64 = 0x1000
+        let field = try memory.pointer(to: UInt16.self, at: gpa)
+        field.pointee = 0x00FF
+        let stop = Atomic<Bool>(false)
+        let flipper = Thread {
+            var value: UInt16 = 0x00FF
+            var source = value
+            while !stop.load(ordering: .relaxed) {
+                value = value == 0x00FF ? 0x0100 : 0x00FF
+                source = value
+                // Through GuestMemory.write too: the store side must not tear either.
+                try? withUnsafeBytes(of: &source) { try memory.write(at: gpa, from: $0) }
+            }
+        }
+        flipper.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        var torn = 0
+        var examples: Set<UInt16> = []
+        let deadline = Date().addingTimeInterval(1.5)
+        var reads = 0
+        while Date() < deadline, torn == 0 {
+            for _ in 0..<100_000 {
+                var value: UInt16 = 0
+                try withUnsafeMutableBytes(of: &value) { try memory.read(at: gpa, into: $0) }
+                if value != 0x00FF, value != 0x0100 {
+                    torn += 1
+                    examples.insert(value)
+                }
+            }
+            reads += 100_000
+        }
+        #expect(torn == 0, "\(torn) torn values (\(examples.map { "0x" + String($0, radix: 16) }.sorted())) in \(reads) reads")
+    }
+
+    @Test func misalignedOrOddSizedCopiesStillCopy() throws {
+        let memory = try GuestMemory(size: 1 << 20)
+        try memory.write([1, 2, 3, 4, 5, 6, 7, 8, 9], at: 0x2001)
+        var three = [UInt8](repeating: 0, count: 3)
+        try three.withUnsafeMutableBytes { try memory.read(at: 0x2001, into: $0) }
+        #expect(three == [1, 2, 3])
+        var two: UInt16 = 0
+        try withUnsafeMutableBytes(of: &two) { try memory.read(at: 0x2001, into: $0) }  // misaligned: memcpy
+        #expect(two == 0x0201)
+        var eight: UInt64 = 0
+        try withUnsafeMutableBytes(of: &eight) { try memory.read(at: 0x2001, into: $0) }
+        #expect(eight == 0x0807_0605_0403_0201)
+        var word: UInt32 = 0xAABB_CCDD
+        try withUnsafeBytes(of: &word) { try memory.write(at: 0x2004, from: $0) }  // aligned: one store
+        #expect(try memory.bytes(at: 0x2004, count: 4) == [0xDD, 0xCC, 0xBB, 0xAA])
     }
 }

@@ -44,6 +44,9 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
     private let serial: [UInt8]
     private var port: OfferedBlockPort?
     private var slots: [RequestSlot] = []
+    /// Slots whose request is still with the block chain although the device was reset since (their head was
+    /// given a fresh slot); kept alive until their completion comes back and is dropped. Guarded by `lock`.
+    private var orphans: [RequestSlot] = []
     private var chain: [VirtqDescriptor] = []
     private var notifyEvent: EventFD?
     private var stopEvent: EventFD?
@@ -384,8 +387,9 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
 
     // MARK: Interrupts
 
-    private func raiseInterrupt() {
-        interruptStatus |= 1
+    /// Sets `cause` in InterruptStatus (1: used buffer, 2: configuration change) and raises the line.
+    private func raiseInterrupt(_ cause: UInt32 = 1) {
+        interruptStatus |= cause
         if let interruptEvent {
             interruptEvent.signal()
         } else if !irqHigh {
@@ -412,20 +416,36 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             return
         }
         guard let availIndex = readGuest(availRing + 2, as: UInt16.self) else {
-            reportMalformed("available ring index unreadable")
+            needsReset("available ring index unreadable")
+            return
+        }
+        // The guest can have published at most a queue's worth of heads beyond what was taken; anything else is a
+        // driver bug (or a torn read), and walking it would take stale ring entries as new requests.
+        guard availIndex &- lastAvail <= queueNum else {
+            needsReset("available index \(availIndex) is \(availIndex &- lastAvail) entries ahead of the last taken "
+                       + "(\(lastAvail)); the queue holds \(queueNum)")
             return
         }
         var signal = false
         while lastAvail != availIndex {
             let position = UInt64(lastAvail % queueNum)
-            lastAvail &+= 1
             guard let head = readGuest(availRing + 4 + 2 * position, as: UInt16.self) else {
-                reportMalformed("available ring entry unreadable")
+                needsReset("available ring entry \(position) unreadable")
                 return
             }
+            lastAvail &+= 1
             if startRequest(head: head) { signal = true }
         }
         if signal { raiseInterrupt() }
+    }
+
+    /// The guest broke the queue beyond one request: log why, set DEVICE_NEEDS_RESET and tell the driver with a
+    /// configuration-change interrupt (virtio 1.x, 2.1.2); nothing more is taken from the queue until a reset.
+    private func needsReset(_ why: String) {
+        reportMalformed("\(why); device needs reset")
+        guard status & VirtioStatus.deviceNeedsReset == 0 else { return }
+        status |= VirtioStatus.deviceNeedsReset
+        raiseInterrupt(2)
     }
 
     /// Parses and starts the request whose chain begins at `head`; true when it completed at once (so the guest
@@ -435,10 +455,17 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             reportMalformed("descriptor head \(head) is outside the queue (size \(queueNum)); request dropped")
             return false
         }
-        let slot = slots[Int(head)]
-        guard !slot.busy else {
-            reportMalformed("descriptor head \(head) reused while its request is in flight; dropped")
-            return false
+        var slot = slots[Int(head)]
+        if slot.busy {
+            guard slot.generation != generation else {
+                reportMalformed("descriptor head \(head) reused while its request is in flight; dropped")
+                return false
+            }
+            // In flight since before a device reset: the re-initialised driver may use the head again. Its old
+            // request keeps its slot (and buffer) until the chain completes it; this head gets a new one.
+            orphans.append(slot)
+            slot = RequestSlot(maxSegments: Int(queueSizeMax))
+            slots[Int(head)] = slot
         }
         if let failure = walkChain(head: head) {
             // The status byte is the last byte of the last device-writable descriptor seen, if any.
@@ -565,6 +592,9 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         let status = disk.submit(slot.request)
         submittingThread.store(0, ordering: .releasing)
         guard status == .ok else {
+            // A chain that completed the request inside submit (not allowed, handled in `completed`) and then
+            // also refused it: it was finished once already.
+            guard slot.busy else { return false }
             slot.busy = false
             inFlight -= 1
             reportMalformed("request at head \(slot.head): the block chain refused it (\(status)); failed with IOERR")
@@ -638,7 +668,11 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         do {
             slot.busy = false
             inFlight -= 1
-            guard slot.generation == generation else { return }  // the device was reset: nobody waits for it
+            guard slot.generation == generation else {
+                // The device was reset since: nobody waits for it, and its head may have a new slot by now.
+                orphans.removeAll { $0 === slot }
+                return
+            }
             var blkStatus = result == .ok ? VirtioBlkRequest.statusOK : VirtioBlkRequest.statusIOError
             var written: UInt32 = 0
             if result == .ok && slot.type == VirtioBlkRequest.typeIn, let buffer = slot.buffer {

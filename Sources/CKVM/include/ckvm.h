@@ -178,6 +178,37 @@ static inline int ckvm_sem_wait_monotonic(sem_t *sem, const struct timespec *abs
 /* Names the calling thread (at most 15 bytes are kept). */
 static inline void ckvm_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 
+/* Guest memory shared with running vCPUs: a naturally aligned 1-, 2-, 4- or 8-byte access is one load or store
+ * (single-copy atomic), as on hardware, so a device never sees half of an old and half of a new value of a field
+ * the guest updates concurrently (a virtqueue index). glibc's memcpy for 2 bytes loads the first byte and then the
+ * whole word: a carry between the loads gives a value the guest never wrote. Loads are acquire and stores release
+ * (plain moves on x86): ring entries read after an index load are not older than it, and entries written before
+ * an index store are visible with it. `n` must be 1, 2, 4 or 8 and `guest` aligned to `n`; `host` may be any
+ * address. */
+static inline void ckvm_guest_load(void *host, const void *guest, size_t n) {
+    switch (n) {
+    case 1: { uint8_t v = __atomic_load_n((const uint8_t *)guest, __ATOMIC_ACQUIRE); __builtin_memcpy(host, &v, 1); break; }
+    case 2: { uint16_t v = __atomic_load_n((const uint16_t *)guest, __ATOMIC_ACQUIRE); __builtin_memcpy(host, &v, 2); break; }
+    case 4: { uint32_t v = __atomic_load_n((const uint32_t *)guest, __ATOMIC_ACQUIRE); __builtin_memcpy(host, &v, 4); break; }
+    case 8: { uint64_t v = __atomic_load_n((const uint64_t *)guest, __ATOMIC_ACQUIRE); __builtin_memcpy(host, &v, 8); break; }
+    default: __builtin_memcpy(host, guest, n);
+    }
+}
+
+static inline void ckvm_guest_store(void *guest, const void *host, size_t n) {
+    switch (n) {
+    case 1: { uint8_t v; __builtin_memcpy(&v, host, 1); __atomic_store_n((uint8_t *)guest, v, __ATOMIC_RELEASE); break; }
+    case 2: { uint16_t v; __builtin_memcpy(&v, host, 2); __atomic_store_n((uint16_t *)guest, v, __ATOMIC_RELEASE); break; }
+    case 4: { uint32_t v; __builtin_memcpy(&v, host, 4); __atomic_store_n((uint32_t *)guest, v, __ATOMIC_RELEASE); break; }
+    case 8: { uint64_t v; __builtin_memcpy(&v, host, 8); __atomic_store_n((uint64_t *)guest, v, __ATOMIC_RELEASE); break; }
+    default: __builtin_memcpy(guest, host, n);
+    }
+}
+
+/* CLOCK_MONOTONIC nanoseconds at this process's first initializer in CKVM (before Swift's main); 0 if the
+ * initializer did not run. */
+uint64_t ckvm_process_start_ns(void);
+
 #pragma clang assume_nonnull end
 
 #endif
