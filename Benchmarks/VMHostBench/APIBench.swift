@@ -8,8 +8,10 @@ import TestSupport
 import VMM
 
 /// `vmhost-bench api`: the control API's figures. Spawns `vmhost run --api-socket` on the smp-counter guest
-/// (2 busy vCPUs) and measures, through the socket: pause and resume latency (request sent → 204 received),
-/// process start → API socket accepting, peak RSS of vmhost minus the resident guest RAM; then a `hello` run for
+/// (2 busy vCPUs) and measures, through the socket: pause and resume latency (request sent → 204 received), with
+/// the client thread scheduled normally and then SCHED_FIFO (on a machine whose cores the vCPUs keep busy, a
+/// normal client sometimes waits a scheduler slice for its own wake-up; the real-time phase shows the server
+/// without that), process start → API socket accepting (median over `--starts` starts), peak RSS of vmhost minus the resident guest RAM; then a `hello` run for
 /// process start → the guest's first serial byte. Memory is put next to the raw C KVM floor program on the same
 /// guest (measured in the same run), and `--density` vmhost processes side by side give what each further VM
 /// costs the host (PSS: shared library pages split between the processes that map them). `--in-process` measures the latencies with server
@@ -40,6 +42,9 @@ struct APIBench: ParsableCommand {
     @Option(help: "Extra arguments for 'vmhost run' (space-separated), e.g. --no-default-devices.")
     var vmhostArgs = ""
 
+    @Option(help: "vmhost processes started one after another for the socket-ready figure (median).")
+    var starts = 11
+
     @Option(help: "vmhost processes run side by side for the per-VM memory figure (0: skip).")
     var density = 4
 
@@ -49,8 +54,22 @@ struct APIBench: ParsableCommand {
     @Flag(help: "Also print the results as one JSON line (for Benchmarks/qemu/qmp-pause.py).")
     var json = false
 
-    @Flag(help: "Run the measuring client thread SCHED_FIFO 1 (isolates the server from the client's wake-ups).")
-    var realtimeClient = false
+    @Option(help: ArgumentHelp("The measuring client's scheduling: normal, realtime (SCHED_FIFO 1: the server's "
+                               + "latency without the client's own wake-up delays) or both, one after the other.",
+                               valueName: "normal|realtime|both"))
+    var client: ClientScheduling = .both
+
+    /// How the measuring client thread is scheduled while it times the requests.
+    enum ClientScheduling: String, ExpressibleByArgument, CaseIterable {
+        case normal, realtime, both
+        var phases: [ClientPhase] {
+            switch self {
+            case .normal: return [.normal]
+            case .realtime: return [.realtime]
+            case .both: return [.normal, .realtime]
+            }
+        }
+    }
 
     func run() throws {
         let folder = try guests ?? TestGuests.folder()
@@ -61,6 +80,8 @@ struct APIBench: ParsableCommand {
             let executable = vmhost ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
                 .deletingLastPathComponent().appendingPathComponent("vmhost").path
             try measureProcess(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
+            try measureSocketReady(executable: executable, guest: folder + "/smp-counter.elf", starts: starts - 1,
+                                   into: &results)
             try measureFirstSerialByte(executable: executable, guest: folder + "/hello.elf", into: &results)
             if density > 0 {
                 try measureDensity(executable: executable, guest: folder + "/smp-counter.elf", into: &results)
@@ -72,13 +93,16 @@ struct APIBench: ParsableCommand {
 
     // MARK: Through a vmhost process
 
-    private func measureProcess(executable: String, guest: String, into results: inout APIBenchResults) throws {
-        let directory = try APIBenchFiles.privateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = directory + "/api.sock"
-        let arguments = ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
-                         "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
+    private func arguments(guest: String, socket: String) -> [String] {
+        ["run", "--kernel", guest, "--cpus", String(cpus), "--memory", String(memory),
+         "--cmdline", "cpus=\(cpus)", "--api-socket", socket, "--log-level", "error"]
             + vmhostArgs.split(separator: " ").map(String.init)
+    }
+
+    /// Spawns `vmhost run` serving `socket` (in `directory`) and returns it once the socket accepts, with the
+    /// nanoseconds from spawn to the first successful connect().
+    private func startVMHost(executable: String, guest: String, directory: String) throws -> (ChildProcess, UInt64) {
+        let socket = directory + "/api.sock"
         // ChildProcess is a bare posix_spawn: Foundation's Process would put its own set-up (a run-loop thread,
         // a close action per open descriptor) inside the timed window and keep threads busy in this client.
         // Watch the folder rather than spin on connect(): a polling client would take a core from vmhost while
@@ -89,22 +113,48 @@ struct APIBench: ParsableCommand {
         }
         defer { close(watch) }
         let t0 = APIClock.nanoseconds()
-        let process = try ChildProcess([executable] + arguments)
-        defer { if process.isRunning { process.send(SIGTERM); process.wait(timeout: 30) } }
+        let process = try ChildProcess([executable] + arguments(guest: guest, socket: socket))
         var event = pollfd(fd: watch, events: Int16(POLLIN), revents: 0)
-        guard poll(&event, 1, 10_000) == 1 else { throw ValidationError("the API socket file never appeared") }
-        // Socket ready: the first successful connect().
         var ready: UInt64 = 0
-        for _ in 0..<200_000 {
-            if APIBenchFiles.canConnect(socket) {
-                ready = APIClock.nanoseconds()
-                break
+        if poll(&event, 1, 10_000) == 1 {
+            for _ in 0..<200_000 {
+                if APIBenchFiles.canConnect(socket) {
+                    ready = APIClock.nanoseconds()
+                    break
+                }
+                guard process.isRunning else { break }
+                usleep(20)
             }
-            guard process.isRunning else { throw ValidationError("vmhost exited: \(process.wait(timeout: 0))") }
-            usleep(20)
         }
-        guard ready > 0 else { throw ValidationError("the API socket never became ready") }
-        results.socketReadyMs = Double(ready - t0) / 1e6
+        guard ready > 0 else {
+            if process.isRunning { process.send(SIGTERM) }
+            throw ValidationError("the API socket never became ready: \(process.wait(timeout: 30))")
+        }
+        return (process, ready - t0)
+    }
+
+    /// Process start → socket accepting over `starts` fresh vmhost processes (one start is one sample of a
+    /// few ms, at the mercy of the scheduler: the median of several is the figure). Each is stopped with
+    /// SIGTERM (a clean power-off) and reaped before the next starts.
+    private func measureSocketReady(executable: String, guest: String, starts: Int,
+                                    into results: inout APIBenchResults) throws {
+        let directory = try APIBenchFiles.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for _ in 0..<starts {
+            let (process, nanoseconds) = try startVMHost(executable: executable, guest: guest, directory: directory)
+            results.socketReadyMs.append(Double(nanoseconds) / 1e6)
+            process.send(SIGTERM)
+            process.wait(timeout: 30)
+        }
+    }
+
+    private func measureProcess(executable: String, guest: String, into results: inout APIBenchResults) throws {
+        let directory = try APIBenchFiles.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/api.sock"
+        let (process, readyNanoseconds) = try startVMHost(executable: executable, guest: guest, directory: directory)
+        defer { if process.isRunning { process.send(SIGTERM); process.wait(timeout: 30) } }
+        results.socketReadyMs.append(Double(readyNanoseconds) / 1e6)
         let client = try ControlClient.connect(socketPath: socket)
         defer { client.close() }
         try waitForRunning(client)
@@ -238,11 +288,22 @@ struct APIBench: ParsableCommand {
         throw ValidationError("the VM never reached running")
     }
 
+    /// Times pause, resume and `GET /vm` with the client scheduled as each phase asks.
     private func pauseResumeCycles(_ client: ControlClient, into results: inout APIBenchResults) throws {
-        if realtimeClient {
+        for phase in self.client.phases {
+            results.latencies[phase] = try pauseResumeCycles(client, phase: phase)
+        }
+    }
+
+    private func pauseResumeCycles(_ client: ControlClient, phase: ClientPhase) throws -> APILatencies {
+        var latencies = APILatencies()
+        if phase == .realtime {
             var param = sched_param()
             param.sched_priority = 1
-            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) != 0 { print("  (client stays normal)") }
+            guard pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 else {
+                print("  (no SCHED_FIFO for the client: needs CAP_SYS_NICE or an RLIMIT_RTPRIO; skipped)")
+                return latencies
+            }
         }
         defer {
             var param = sched_param()
@@ -271,22 +332,35 @@ struct APIBench: ParsableCommand {
             let t5 = APIClock.nanoseconds()
             guard status.status == 200 else { throw ValidationError("GET /vm answered \(status.status)") }
             if cycle >= warmup {
-                results.statusMicros.append(Double(t5 - t4) / 1000)
-                results.pauseMicros.append(Double(t1 - t0) / 1000)
-                results.resumeMicros.append(Double(t3 - t2) / 1000)
+                latencies.status.append(Double(t5 - t4) / 1000)
+                latencies.pause.append(Double(t1 - t0) / 1000)
+                latencies.resume.append(Double(t3 - t2) / 1000)
             }
         }
+        return latencies
     }
+}
+
+/// How the measuring client thread was scheduled.
+enum ClientPhase: String {
+    case normal
+    case realtime
+}
+
+/// Round trips of one client phase, in µs.
+struct APILatencies {
+    var pause: [Double] = []
+    var resume: [Double] = []
+    var status: [Double] = []
 }
 
 /// The figures of one `api` run.
 struct APIBenchResults {
     let cycles: Int
     let cpus: Int
-    var pauseMicros: [Double] = []
-    var resumeMicros: [Double] = []
-    var statusMicros: [Double] = []
-    var socketReadyMs: Double?
+    var latencies: [ClientPhase: APILatencies] = [:]
+    /// Process start → API socket accepting, one sample per vmhost start.
+    var socketReadyMs: [Double] = []
     var firstSerialByteMs: Double?
     var peakRSSKiB: Int?
     var guestResidentKiB: Int?
@@ -312,20 +386,26 @@ struct APIBenchResults {
     func print(json: Bool) {
         func us(_ v: Double) -> String { String(format: "%.1f us", v) }
         Swift.print("api: \(cycles) pause/resume cycles through the socket, \(cpus) vCPUs busy in ring 3 (smp-counter)")
-        for (label, samples) in [("pause  (PATCH Paused  -> 204)", pauseMicros),
-                                 ("resume (PATCH Resumed -> 204)", resumeMicros),
-                                 ("GET /vm, VM running (-> 200)", statusMicros)] {
-            Swift.print("  \(label): median \(us(Self.percentile(samples, 50)))  p90 \(us(Self.percentile(samples, 90)))"
-                + "  p99 \(us(Self.percentile(samples, 99)))  max \(us(samples.max() ?? .nan))")
+        for phase in [ClientPhase.normal, .realtime] {
+            guard let measured = latencies[phase], !measured.pause.isEmpty else { continue }
+            Swift.print(phase == .normal ? "  client thread SCHED_OTHER (as a script or curl runs):"
+                                         : "  client thread SCHED_FIFO 1 (the server's latency without the client's wake-up delay):")
+            for (label, samples) in [("pause  (PATCH Paused  -> 204)", measured.pause),
+                                     ("resume (PATCH Resumed -> 204)", measured.resume),
+                                     ("GET /vm, VM running (-> 200)", measured.status)] {
+                Swift.print("    \(label): median \(us(Self.percentile(samples, 50)))  p90 \(us(Self.percentile(samples, 90)))"
+                    + "  p99 \(us(Self.percentile(samples, 99)))  max \(us(samples.max() ?? .nan))")
+            }
         }
-        if let socketReadyMs {
-            Swift.print(String(format: "  process start -> API socket ready: %.2f ms", socketReadyMs)
-                + (serverTimeline?["api_socket_ready_ms"].map { String(format: " (server: %.2f ms after main)", $0) } ?? ""))
+        if !socketReadyMs.isEmpty {
+            Swift.print(String(format: "  process start -> API socket ready: median %.2f ms, min %.2f, max %.2f over %d starts",
+                               Self.percentile(socketReadyMs, 50), socketReadyMs.min() ?? .nan,
+                               socketReadyMs.max() ?? .nan, socketReadyMs.count))
         }
         if let serverTimeline, !serverTimeline.isEmpty {
             let line = serverTimeline.sorted { $0.value < $1.value }
                 .map { String(format: "%@ %.2f", String($0.key.dropLast(3)), $0.value) }.joined(separator: ", ")
-            Swift.print("  vmhost's own boot timeline (ms after main): \(line)")
+            Swift.print("  vmhost's own boot timeline (ms after its first initializer): \(line)")
         }
         if let firstSerialByteMs {
             Swift.print(String(format: "  process start -> guest's first serial byte (hello, median of 5): %.2f ms",
@@ -353,13 +433,17 @@ struct APIBenchResults {
         }
         Swift.print("  goals: pause median <= 300 us, p99 <= 1000 us; socket ready <= 10 ms; overhead <= 8 MiB")
         if json {
-            var fields: [String] = [
-                "\"pause_median_us\":\(Self.percentile(pauseMicros, 50))",
-                "\"pause_p99_us\":\(Self.percentile(pauseMicros, 99))",
-                "\"resume_median_us\":\(Self.percentile(resumeMicros, 50))",
-                "\"resume_p99_us\":\(Self.percentile(resumeMicros, 99))",
-            ]
-            if let socketReadyMs { fields.append("\"socket_ready_ms\":\(socketReadyMs)") }
+            var fields: [String] = []
+            for (phase, suffix) in [(ClientPhase.normal, ""), (.realtime, "_rt")] {
+                guard let measured = latencies[phase], !measured.pause.isEmpty else { continue }
+                fields += [
+                    "\"pause_median\(suffix)_us\":\(Self.percentile(measured.pause, 50))",
+                    "\"pause_p99\(suffix)_us\":\(Self.percentile(measured.pause, 99))",
+                    "\"resume_median\(suffix)_us\":\(Self.percentile(measured.resume, 50))",
+                    "\"resume_p99\(suffix)_us\":\(Self.percentile(measured.resume, 99))",
+                ]
+            }
+            if !socketReadyMs.isEmpty { fields.append("\"socket_ready_ms\":\(Self.percentile(socketReadyMs, 50))") }
             if let firstSerialByteMs { fields.append("\"first_serial_byte_ms\":\(firstSerialByteMs)") }
             if let peakRSSKiB { fields.append("\"overhead_kib\":\(peakRSSKiB - (guestResidentKiB ?? 0))") }
             if let densityPSSKiB { fields.append("\"pss_per_vm_kib\":\(densityPSSKiB)") }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """QEMU comparison point for `vmhost-bench api`: the same guest (smp-counter, 2 vCPUs busy in ring 3) under
-QEMU microvm, paused and resumed through QMP `stop` / `cont` (request sent -> `return` received), plus process
-start -> QMP socket accepting, process start -> the `hello` guest's first serial byte, and peak RSS minus the
+QEMU microvm, paused and resumed through QMP `stop` / `cont` (request sent -> `return` received) with the
+client thread scheduled normally and then SCHED_FIFO 1 (as vmhost-bench does), plus process start -> QMP socket
+accepting (median of 5 starts), process start -> the `hello` guest's first serial byte, and peak RSS minus the
 resident guest RAM. Then runs `vmhost-bench api --json` and prints both side by side.
 
     Benchmarks/qemu/qmp-pause.py [--cycles N] [--bench PATH]   (default: .build/release/vmhost-bench, else debug)
@@ -82,9 +83,8 @@ def guest_resident_kib(pid, guest_mib):
     return found
 
 
-def qemu_pause(cycles, warmup):
-    tmp = tempfile.mkdtemp(prefix="vmhost-qmp-")
-    qmp_path = os.path.join(tmp, "qmp.sock")
+def start_qemu(qmp_path):
+    """Starts QEMU serving QMP on qmp_path; returns (process, ms from spawn to the socket accepting)."""
     cmd = QEMU + ["-smp", "2", "-kernel", os.path.join(GUESTS, "smp-counter.elf"), "-append", "cpus=2",
                   "-qmp", f"unix:{qmp_path},server=on,wait=off"]
     t0 = time.monotonic()
@@ -99,10 +99,17 @@ def qemu_pause(cycles, warmup):
             break
         except OSError:
             time.sleep(0.00002)
-    result = {"socket_ready_ms": (ready - t0) * 1000 if ready else float("nan")}
+    return proc, (ready - t0) * 1000 if ready else float("nan")
+
+
+def timed_cycles(qmp, cycles, warmup, realtime):
+    """Pause/resume round trips in us, the client thread SCHED_FIFO 1 if realtime (None if not permitted)."""
+    if realtime:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except PermissionError:
+            return None
     try:
-        qmp = QMP(qmp_path)
-        time.sleep(0.2)  # both vCPUs counting in ring 3
         pauses, resumes = [], []
         for cycle in range(warmup + cycles):
             a = time.monotonic()
@@ -116,13 +123,44 @@ def qemu_pause(cycles, warmup):
             if cycle >= warmup:
                 pauses.append((b - a) * 1e6)
                 resumes.append((d - c) * 1e6)
+        return pauses, resumes
+    finally:
+        if realtime:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def qemu_pause(cycles, warmup, starts=5):
+    tmp = tempfile.mkdtemp(prefix="vmhost-qmp-")
+    qmp_path = os.path.join(tmp, "qmp.sock")
+    ready = []
+    for _ in range(starts - 1):
+        proc, ms = start_qemu(qmp_path)
+        ready.append(ms)
+        proc.kill()
+        proc.wait()
+        try:
+            os.unlink(qmp_path)
+        except OSError:
+            pass
+    proc, ms = start_qemu(qmp_path)
+    ready.append(ms)
+    result = {"socket_ready_ms": statistics.median(ready)}
+    try:
+        qmp = QMP(qmp_path)
+        time.sleep(0.2)  # both vCPUs counting in ring 3
+        for suffix, realtime in (("", False), ("_rt", True)):
+            measured = timed_cycles(qmp, cycles, warmup, realtime)
+            if measured is None:
+                continue
+            pauses, resumes = measured
+            result.update({
+                f"pause_median{suffix}_us": statistics.median(pauses), f"pause_p99{suffix}_us": percentile(pauses, 99),
+                f"resume_median{suffix}_us": statistics.median(resumes),
+                f"resume_p99{suffix}_us": percentile(resumes, 99),
+            })
         hwm = kib_field(proc.pid, "VmHWM")
         guest = guest_resident_kib(proc.pid, 64) or 0
-        result.update({
-            "pause_median_us": statistics.median(pauses), "pause_p99_us": percentile(pauses, 99),
-            "resume_median_us": statistics.median(resumes), "resume_p99_us": percentile(resumes, 99),
-            "overhead_kib": hwm - guest if hwm else float("nan"),
-        })
+        result["overhead_kib"] = hwm - guest if hwm else float("nan")
         qmp.command("quit")
         qmp.close()
     finally:
@@ -181,15 +219,19 @@ def main():
 
     rows = [("pause median (us)", "pause_median_us"), ("pause p99 (us)", "pause_p99_us"),
             ("resume median (us)", "resume_median_us"), ("resume p99 (us)", "resume_p99_us"),
-            ("start -> control socket (ms)", "socket_ready_ms"),
+            ("pause median, RT client (us)", "pause_median_rt_us"), ("pause p99, RT client (us)", "pause_p99_rt_us"),
+            ("resume median, RT client (us)", "resume_median_rt_us"),
+            ("resume p99, RT client (us)", "resume_p99_rt_us"),
+            ("start -> control socket, median (ms)", "socket_ready_ms"),
             ("start -> first serial byte (ms)", "first_serial_byte_ms"),
             ("peak RSS - guest RAM (KiB)", "overhead_kib")]
     print(f"\n{args.cycles} pause/resume cycles, smp-counter with 2 busy vCPUs; VMHost API vs QEMU QMP stop/cont")
-    print(f"{'':34}{'vmhost':>12}{'qemu':>12}")
+    print(f"{'':38}{'vmhost':>12}{'qemu':>12}{'qemu/vmhost':>13}")
     for label, key in rows:
         v = vmhost.get(key, float("nan"))
         q = qemu.get(key, float("nan"))
-        print(f"{label:34}{v:12.1f}{q:12.1f}")
+        ratio = q / v if v and v == v and q == q else float("nan")
+        print(f"{label:38}{v:12.1f}{q:12.1f}{ratio:12.1f}x")
 
 
 if __name__ == "__main__":

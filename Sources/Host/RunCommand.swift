@@ -23,7 +23,7 @@ struct RunCommand: ParsableCommand {
     var apiSocket: String?
 
     func run() throws {
-        BootTimeline.process.mark(.processStart)
+        BootTimeline.process.mark(.argumentsParsed)
         try global.bootstrapLogging()
         let logger = Logger(label: "vmhost")
         SignalWatcher.blockInProcess()

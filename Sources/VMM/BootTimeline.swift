@@ -1,11 +1,13 @@
+import CKVM
 import Glibc
 import Synchronization
 
 /// Milestones of one `vmhost` process's boot, in milliseconds since process start, as `GET /vm` reports them.
 ///
-/// The origin is the first touch of `BootTimeline.process` (`vmhost run` does that first thing, right after
-/// argument parsing; exec and dynamic loading before `main` are not included — `vmhost-bench api` measures the
-/// whole from outside).
+/// The origin of `BootTimeline.process` is the executable's first initializer (a C constructor in the KVM shim):
+/// it runs before Swift's `main`, so the Swift runtime's start, argument parsing and everything after are on the
+/// timeline; only exec and the dynamic loader's work before it are not (`vmhost-bench api` measures the whole
+/// from outside, from `posix_spawn`). A timeline made with `init()` starts now.
 /// Each milestone is recorded once (the first `mark` wins); `mark` is a single atomic load once set, so the
 /// VMM may call it on a hot path (first `KVM_RUN`, first serial byte).
 public final class BootTimeline: @unchecked Sendable {
@@ -13,6 +15,8 @@ public final class BootTimeline: @unchecked Sendable {
     public enum Milestone: Int, Sendable, CaseIterable, CustomStringConvertible {
         /// Process start (the origin: always 0).
         case processStart
+        /// The command line was parsed (`vmhost run` started).
+        case argumentsParsed
         /// The VM configuration was read and validated.
         case configurationLoaded
         /// The plugins were loaded (registry filled).
@@ -28,6 +32,7 @@ public final class BootTimeline: @unchecked Sendable {
         public var description: String {
             switch self {
             case .processStart: return "process_start_ms"
+            case .argumentsParsed: return "arguments_parsed_ms"
             case .configurationLoaded: return "configuration_loaded_ms"
             case .pluginsLoaded: return "plugins_loaded_ms"
             case .apiSocketReady: return "api_socket_ready_ms"
@@ -38,10 +43,11 @@ public final class BootTimeline: @unchecked Sendable {
     }
 
     /// The timeline of this process.
-    public static let process = BootTimeline()
+    public static let process = BootTimeline(originNanoseconds: ckvm_process_start_ns())
 
     private let originNanoseconds: UInt64
     // Nanoseconds since the origin + 1 per milestone (0 = not reached yet).
+    private let argumentsParsed = Atomic<UInt64>(0)
     private let configurationLoaded = Atomic<UInt64>(0)
     private let pluginsLoaded = Atomic<UInt64>(0)
     private let apiSocketReady = Atomic<UInt64>(0)
@@ -51,6 +57,12 @@ public final class BootTimeline: @unchecked Sendable {
     /// A timeline whose origin is now (tests may make their own; the process uses `process`).
     public init() {
         originNanoseconds = BootTimeline.monotonicNanoseconds()
+    }
+
+    /// A timeline whose origin is `originNanoseconds` (CLOCK_MONOTONIC), or now if that is 0 or in the future.
+    init(originNanoseconds: UInt64) {
+        let now = BootTimeline.monotonicNanoseconds()
+        self.originNanoseconds = originNanoseconds == 0 || originNanoseconds > now ? now : originNanoseconds
     }
 
     /// Records `milestone` now unless it was recorded before.
@@ -67,6 +79,7 @@ public final class BootTimeline: @unchecked Sendable {
     private func withSlot(_ milestone: Milestone, _ body: (borrowing Atomic<UInt64>) -> Void) {
         switch milestone {
         case .processStart: return
+        case .argumentsParsed: body(argumentsParsed)
         case .configurationLoaded: body(configurationLoaded)
         case .pluginsLoaded: body(pluginsLoaded)
         case .apiSocketReady: body(apiSocketReady)

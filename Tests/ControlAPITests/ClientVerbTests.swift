@@ -1,6 +1,7 @@
 import ControlAPI
 import Foundation
 import Testing
+import TestGuestImages
 import TestSupport
 import VMM
 
@@ -53,6 +54,44 @@ import VMM
         #expect(try vmhost(["reset"] + socket).stdout == "VM reset\n")
         #expect(try vmhost(["poweroff"] + socket).stdout == "VM powered off\n")
         #expect(t.vm.state == .off)
+    }
+
+    /// `vmhost run --api-socket` end to end: a real vmhost process booting a real guest, driven by the verbs; its
+    /// boot timeline has every milestone, in the order the process reaches them, from its first initializer on.
+    @Test func vmhostRunServesTheAPIAndReportsItsBoot() throws {
+        let directory = makePrivateDirectory()
+        defer { removeDirectory(directory) }
+        let socket = ["--api-socket", directory + "/api.sock"]
+        let process = try ChildProcess([Self.executable, "run", "--kernel", try TestGuests.path("smp-counter"),
+                                        "--cpus", "2", "--cmdline", "cpus=2 heartbeat=16", "--log-level", "error"] + socket)
+        defer { if process.isRunning { process.send(SIGKILL); process.wait(timeout: 30) } }
+        // Each poll is a vmhost process; bound the wait by time, not by a count of polls.
+        var status: VMStatusResponse?
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, process.isRunning {
+            status = try? decodeStatus(vmhost(["status", "--json"] + socket).stdout)
+            if status?.state == "running", status?.bootTimeline["first_serial_byte_ms"] != nil { break }
+            usleep(20_000)
+        }
+        #expect(status?.bootTimeline["first_serial_byte_ms"] != nil, "\(String(describing: status))")
+        let timeline = status?.bootTimeline ?? [:]
+        let order = ["process_start_ms", "arguments_parsed_ms", "configuration_loaded_ms", "api_socket_ready_ms",
+                     "plugins_loaded_ms", "first_kvm_run_ms", "first_serial_byte_ms"]
+        let times = order.compactMap { timeline[$0] }
+        #expect(times.count == order.count, "\(timeline)")
+        #expect(times == times.sorted(), "\(timeline)")
+        #expect(times[0] == 0)
+        // The origin is before Swift's main: parsing the arguments is on the timeline, not at its origin.
+        #expect((timeline["arguments_parsed_ms"] ?? 0) > 0, "\(timeline)")
+
+        let pause = try vmhost(["pause"] + socket)
+        #expect(pause.status == 0 && pause.stdout == "VM suspended\n", "\(pause)")
+        #expect(try decodeStatus(vmhost(["status", "--json"] + socket).stdout).state == "suspended")
+        #expect(try vmhost(["resume"] + socket).stdout == "VM running\n")
+        #expect(try vmhost(["poweroff"] + socket).stdout == "VM powered off\n")
+        let outcome = process.wait(timeout: 60)
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/api.sock"), "the socket outlived the VM")
     }
 
     @Test func failuresExitNonZeroWithTheServersMessage() throws {
