@@ -121,17 +121,19 @@ final class RawFile: DriverPlugin, @unchecked Sendable {
 
     // MARK: Power
 
+    // fdatasync runs outside `lock`: a flush of a large page cache can take long, and `submit` (called under the
+    // device's lock, on a vCPU) must not wait for it.
     private func waitIdle(sync: Bool) -> PowerResult {
-        lock.withLock {
-            guard pending > 0 else {
-                if sync && !readOnly && fd >= 0 { fdatasync(fd) }
-                return .done
-            }
+        let idle = lock.withLock { () -> Bool in
+            guard pending > 0 else { return true }
             context.log("waiting for \(pending) requests")
             syncOnIdle = sync
             idleCompletion = context.asyncCompletion()
-            return .pending
+            return false
         }
+        guard idle else { return .pending }
+        if sync && !readOnly && fd >= 0 { fdatasync(fd) }
+        return .done
     }
 
     // MARK: The I/O thread
@@ -152,13 +154,15 @@ final class RawFile: DriverPlugin, @unchecked Sendable {
             guard let (request, above) = next else { return }
             let status = perform(request)
             above?.complete(request, status: status)
-            lock.withLock {
+            let idle = lock.withLock { () -> (AsyncCompletion, Bool)? in
                 pending -= 1
-                if pending == 0, let completion = idleCompletion {
-                    idleCompletion = nil
-                    if syncOnIdle && !readOnly { fdatasync(fd) }
-                    completion.complete()
-                }
+                guard pending == 0, let completion = idleCompletion else { return nil }
+                idleCompletion = nil
+                return (completion, syncOnIdle && !readOnly)
+            }
+            if let (completion, sync) = idle {
+                if sync { fdatasync(fd) }
+                completion.complete()
             }
         }
     }
