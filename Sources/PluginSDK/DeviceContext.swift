@@ -160,7 +160,8 @@ public final class DeviceContext: @unchecked Sendable {
 
     // MARK: Guest memory, interrupts, timers
 
-    /// Copies guest-physical memory at `address` into `buffer`.
+    /// Copies guest-physical memory at `address` into `buffer`. A naturally aligned 1-, 2-, 4- or 8-byte read is one
+    /// load (acquire): a field the guest is updating (a ring index) reads whole, old or new.
     public func physRead(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(PluginError) {
         guard let read = helpers.pointee.physRead else {
             throw PluginError(.notSupported, "the host has no physRead helper")
@@ -173,7 +174,8 @@ public final class DeviceContext: @unchecked Sendable {
         }
     }
 
-    /// Copies `bytes` into guest-physical memory at `address`.
+    /// Copies `bytes` into guest-physical memory at `address`. A naturally aligned 1-, 2-, 4- or 8-byte write is one
+    /// store (release: what was written before it is visible no later than it).
     public func physWrite(_ address: UInt64, from bytes: UnsafeRawBufferPointer) throws(PluginError) {
         guard let write = helpers.pointee.physWrite else {
             throw PluginError(.notSupported, "the host has no physWrite helper")

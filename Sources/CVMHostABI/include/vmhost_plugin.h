@@ -440,9 +440,12 @@ struct VMHDevHlp {
     /** Route guest MMIO in [gpa, gpa+size) to read/write. Only during construct. */
     int   (*mmioRegister)(VMHDevIns *ins, uint64_t gpa, uint64_t size, void *user,
                           VMHMmioRead read, VMHMmioWrite write, const char *description);
-    /** Copy guest-physical memory into buf. VMH_ERR_OUT_OF_RANGE if any byte lies outside guest RAM. */
+    /** Copy guest-physical memory into buf. VMH_ERR_OUT_OF_RANGE if any byte lies outside guest RAM. A naturally
+     *  aligned read of 1, 2, 4 or 8 bytes is a single load (acquire), so a field the guest updates concurrently
+     *  (a ring index) reads as its old or its new value, never a mix; longer copies promise nothing of the kind. */
     int   (*physRead)(VMHDevIns *ins, uint64_t gpa, void *buf, size_t size);
-    /** Copy buf into guest-physical memory, bounds-checked like physRead. */
+    /** Copy buf into guest-physical memory, bounds-checked like physRead. A naturally aligned write of 1, 2, 4 or
+     *  8 bytes is a single store (release: earlier writes, e.g. ring entries, are visible no later than it). */
     int   (*physWrite)(VMHDevIns *ins, uint64_t gpa, const void *buf, size_t size);
     /** Drive ISA/IOAPIC interrupt line `irq` to `level` (0 low, 1 high). */
     int   (*setIrq)(VMHDevIns *ins, uint32_t irq, int level);
