@@ -15,7 +15,8 @@ public final class DeviceTimer: @unchecked Sendable {
         self.handle = handle
     }
 
-    /// Arms the timer to fire `nanoseconds` from now, replacing any earlier deadline.
+    /// Arms the timer to fire `nanoseconds` from now, replacing any earlier deadline. The time is the VM's: it stands
+    /// still while the VM is suspended (the timer fires after the resume, with the time it had left).
     public func arm(nanoseconds: UInt64) throws(PluginError) {
         guard let armTimer = instance.pointee.hlp?.pointee.timerArm else {
             throw PluginError(.notSupported, "the host has no timerArm helper")

@@ -4,14 +4,18 @@ import Glibc
 import PDM
 
 /// One-shot device timers (`VMHDevHlp.timerCreate/timerArm/timerStop`), fired on one host timer thread per
-/// machine with the device's instance lock held (none for THREAD_SAFE devices), on the host monotonic clock.
+/// machine with the device's instance lock held (none for THREAD_SAFE devices), on the device clock.
+///
+/// The device clock is the host's monotonic clock less the time the VM spent suspended: it stands still while
+/// `paused` (the machine pauses it when the VM reaches SUSPENDED and restarts it when a resume begins). A timer
+/// due 20 ms after it was armed fires after 20 ms of the VM's time, however long a suspend in between lasted, and
+/// never while the VM is suspended — as hardware timers do not run while a machine is stopped (a guest watchdog
+/// must not bite at resume because the host paused the VM for an hour).
 ///
 /// Arm and stop may be called from any thread (EMTs in I/O handlers, the timer thread in a callback, plugin
 /// threads). A timer stopped or re-armed after it expired but before its callback ran is not fired: the check
 /// happens under the device lock, which arm/stop callers from device code hold. The thread starts with the first
 /// arm and ends with `shutdown()` (the machine calls it when it goes away).
-///
-/// Known limit: the clock keeps running while the VM is suspended (no virtual clock yet).
 public final class DeviceTimers: @unchecked Sendable {
     private struct Timer {
         let device: DeviceInstance
@@ -26,6 +30,9 @@ public final class DeviceTimers: @unchecked Sendable {
     private var stopping = false
     private var thread: pthread_t?
     private var fired: UInt64 = 0
+    /// Host time the device clock stopped at (nil while it runs), and the total host time it has stood still.
+    private var pausedSince: UInt64?
+    private var pausedTotal: UInt64 = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
 
@@ -63,6 +70,30 @@ public final class DeviceTimers: @unchecked Sendable {
     /// Number of callbacks started so far.
     public var firedCount: UInt64 { locked { fired } }
 
+    /// The device clock (ns): host monotonic time less the time spent paused. Mutex held.
+    private func deviceNow(host: UInt64) -> UInt64 { (pausedSince ?? host) &- pausedTotal }
+
+    /// The device clock now, in nanoseconds (stands still while paused).
+    public var clockNanoseconds: UInt64 { locked { deviceNow(host: Self.now()) } }
+
+    /// Whether the device clock stands still (the VM is suspended).
+    public var isPaused: Bool { locked { pausedSince != nil } }
+
+    /// Stops (true) or restarts (false) the device clock. While stopped no timer fires, and deadlines move with the
+    /// clock. Idempotent; any thread.
+    public func setPaused(_ paused: Bool) {
+        locked {
+            let host = Self.now()
+            if paused {
+                if pausedSince == nil { pausedSince = host }
+            } else if let since = pausedSince {
+                pausedTotal &+= host &- since
+                pausedSince = nil
+                pthread_cond_signal(cond)
+            }
+        }
+    }
+
     /// Creates a disarmed timer for `device`; returns its handle (never 0).
     public func create(device: DeviceInstance, callback: @escaping VMHTimerCallback, user: UnsafeMutableRawPointer?,
                        description: String) -> UInt64 {
@@ -72,14 +103,16 @@ public final class DeviceTimers: @unchecked Sendable {
         }
     }
 
-    /// Arms `handle` (owned by `device`) to fire `nanoseconds` from now, replacing an earlier deadline.
+    /// Arms `handle` (owned by `device`) to fire `nanoseconds` of device-clock time from now, replacing an earlier
+    /// deadline.
     public func arm(_ handle: UInt64, device: DeviceInstance, nanoseconds: UInt64) -> Int32 {
-        // Saturate: a wrapped sum would lie in the past and fire at once instead of (practically) never.
-        let (sum, overflow) = Self.now().addingReportingOverflow(nanoseconds)
-        let deadline = overflow ? UInt64.max : sum
+        let host = Self.now()
         let status: Int32 = locked {
             guard let i = index(handle, device) else { return VMH_ERR_INVALID_PARAMETER }
             guard !stopping else { return VMH_ERR_WRONG_STATE }
+            // Saturate: a wrapped sum would lie in the past and fire at once instead of (practically) never.
+            let (sum, overflow) = deviceNow(host: host).addingReportingOverflow(nanoseconds)
+            let deadline = overflow ? UInt64.max : sum
             timers[i].deadline = deadline
             timers[i].generation &+= 1
             if thread == nil { startThread() }
@@ -134,12 +167,13 @@ public final class DeviceTimers: @unchecked Sendable {
         ckvm_set_thread_name("device-timers")
         pthread_mutex_lock(mutex)
         while !stopping {
-            let now = Self.now()
+            let host = Self.now()
+            let now = deviceNow(host: host)
             var next: UInt64?
             var due: [(index: Int, generation: UInt64, deadline: UInt64)] = []
             for i in timers.indices {
                 guard let d = timers[i].deadline else { continue }
-                if d <= now {
+                if d <= now && pausedSince == nil {
                     timers[i].deadline = nil
                     due.append((i, timers[i].generation, d))
                 } else {
@@ -147,23 +181,32 @@ public final class DeviceTimers: @unchecked Sendable {
                 }
             }
             if due.isEmpty {
-                if let next {
-                    var ts = timespec(tv_sec: Int(next / 1_000_000_000), tv_nsec: Int(next % 1_000_000_000))
+                if let next, pausedSince == nil {
+                    // The host time at which the device clock reaches `next` (it runs at the host's rate).
+                    let (wake, overflow) = next.addingReportingOverflow(pausedTotal)
+                    let at = overflow ? UInt64.max : wake
+                    var ts = timespec(tv_sec: Int(min(at / 1_000_000_000, UInt64(Int.max))),
+                                      tv_nsec: Int(at % 1_000_000_000))
                     pthread_cond_timedwait(cond, mutex, &ts)
                 } else {
-                    pthread_cond_wait(cond, mutex)
+                    pthread_cond_wait(cond, mutex)  // nothing armed, or the clock stands still
                 }
                 continue
             }
             due.sort { ($0.deadline, $0.index) < ($1.deadline, $1.index) }
-            for (i, generation, _) in due {
+            for (i, generation, deadline) in due {
                 let timer = timers[i]
                 pthread_mutex_unlock(mutex)
                 timer.device.withLock {
                     // Still the same arming? (a stop or re-arm after expiry cancels this firing)
-                    let current = locked { stopping ? UInt64.max : timers[i].generation }
+                    let (current, paused) = locked { (stopping ? UInt64.max : timers[i].generation, pausedSince != nil) }
                     // … and the plugin has not destructed the instance (its callback state may be gone).
                     guard current == generation, !timer.device.isDestructed else { return }
+                    guard !paused else {
+                        // The VM was suspended between expiry and here: fire after the resume instead.
+                        locked { if timers[i].generation == generation { timers[i].deadline = deadline } }
+                        return
+                    }
                     locked { fired += 1 }
                     timer.callback(timer.device.devIns, timer.user, UInt64(i + 1))
                 }

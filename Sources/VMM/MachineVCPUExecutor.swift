@@ -59,8 +59,11 @@ extension Machine {
         vcpus.indices.compactMap { runner(forVCPU: $0) }.map(MachineVCPUExecutor.init(runner:))
     }
 
-    /// Forwards device power-off and suspend requests to `vm` (held weakly) as they are made.
+    /// Forwards device power-off and suspend requests to `vm` (held weakly) as they are made, and keeps the
+    /// device clock standing still while `vm` is suspended (from SUSPENDED, after the suspend walk, until a resume,
+    /// reset or power-off begins).
     public func connect(to vm: VirtualMachine) {
+        vm.stateMachine.addListener { [timers] new, _ in timers.setPaused(new == .suspended) }
         pendingRequests.setObserver { [weak vm] request in
             guard let vm else { return }
             switch request {

@@ -1,5 +1,6 @@
 import CVMHostABI
 import Dispatch
+import Glibc
 import KVM
 import PDM
 import Testing
@@ -65,6 +66,45 @@ import VMM
         Self.write(machine, port: 0x601, 10_000)
         #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
         #expect(TimerProbeDevice.firings.withLock { $0 } == [b, b])
+    }
+
+    @Test func noTimerFiresWhileTheDeviceClockStandsStill() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let (a, _) = TimerProbeDevice.handles.withLock { $0 }
+        Self.write(machine, port: 0x600, 100_000)  // A in 100 ms of device time …
+        machine.timers.setPaused(true)             // … but the VM is suspended at once
+        let clock = machine.timers.clockNanoseconds
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 0.4) == .timedOut)
+        #expect(machine.timers.firedCount == 0)
+        #expect(machine.timers.clockNanoseconds == clock)
+        // Resumed: A fires, after (nearly) all of its 100 ms still to go.
+        let resumed = DispatchTime.now()
+        machine.timers.setPaused(false)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - resumed.uptimeNanoseconds) / 1e6
+        #expect(waited >= 50, "fired \(waited) ms after the resume; the suspend counted as device time")
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [a])
+        #expect(machine.timers.clockNanoseconds > clock)
+    }
+
+    @Test func aTimerDueWhenTheClockStopsFiresAfterItRestarts() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let device = try #require(pdm.deviceInstances.first)
+        let (a, _) = TimerProbeDevice.handles.withLock { $0 }
+        // Hold the device's lock so the expired timer cannot run its callback, then stop the clock.
+        device.withLock {
+            #expect(machine.timers.arm(a, device: device, nanoseconds: 1_000) == VMH_OK)
+            usleep(50_000)  // expired; the timer thread now waits for the instance lock
+            machine.timers.setPaused(true)
+        }
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 0.3) == .timedOut)
+        machine.timers.setPaused(false)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [a])
     }
 
     @Test func armingFarBeyondTheClockRangeNeverFires() throws {

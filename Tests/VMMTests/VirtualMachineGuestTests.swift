@@ -88,14 +88,20 @@ import VMM
         #expect(window.dropFirst().dropLast().allSatisfy { $0.hasSuffix("@0") })
         #expect(!events[..<begin].contains { $0.contains(":suspend") || $0.contains(":flush") })
 
-        // Counters do not advance while suspended ...
+        // Counters do not advance while suspended, nor does the device clock ...
+        let timers = try #require(vm.parts?.machine.timers)
+        #expect(timers.isPaused)
         let frozen = try Self.counters(vm)
+        let clock = timers.clockNanoseconds
         usleep(50_000)
         #expect(try Self.counters(vm) == frozen)
+        #expect(timers.clockNanoseconds == clock)
         #expect(try vm.suspend() == .alreadyInState(.suspended))
 
-        // ... and advance again after resume.
+        // ... and both advance again after resume.
         #expect(try vm.resume() == .done)
+        #expect(!timers.isPaused)
+        #expect(eventually { timers.clockNanoseconds > clock })
         #expect(eventually { ((try? Self.counters(vm)) ?? frozen).enumerated().allSatisfy { $0.element > frozen[$0.offset] } })
         #expect(try vm.resume() == .alreadyInState(.running))
 

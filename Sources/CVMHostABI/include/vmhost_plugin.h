@@ -452,7 +452,9 @@ struct VMHDevHlp {
     /** Create a one-shot timer; *timer receives its handle. Only during construct. */
     int   (*timerCreate)(VMHDevIns *ins, VMHTimerCallback callback, void *user, const char *description,
                          uint64_t *timer);
-    /** Arm `timer` to fire `nanoseconds` from now (re-arming replaces the previous deadline). */
+    /** Arm `timer` to fire `nanoseconds` from now (re-arming replaces the previous deadline). Timers run on the
+     *  VM's device clock, which stands still while the VM is suspended: no timer fires then, and a deadline keeps
+     *  the time it had left. */
     int   (*timerArm)(VMHDevIns *ins, uint64_t timer, uint64_t nanoseconds);
     /** Disarm `timer`. */
     int   (*timerStop)(VMHDevIns *ins, uint64_t timer);
