@@ -123,6 +123,26 @@ extension TestDiskSuites {
             #expect(TestDiskDriver.pendingCount == 0)
         }
 
+        @Test func noInterruptFlagSuppressesTheUsedBufferInterrupt() throws {
+            let h = try harness()
+            var q = VirtqueueTestDriver(h)
+            q.initialize()
+            h.vmm.setGuestRAM(Int(VirtqueueTestDriver.availRing), le(1, 2))  // VIRTQ_AVAIL_F_NO_INTERRUPT: polling
+            let irqsBefore = h.vmm.irqHistory.count
+            q.request(head: 0, type: 1, sector: 0, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.completePending() == 1)
+            #expect(q.usedIndex == 1)  // used, and the polling driver sees it …
+            #expect(h.vmm.irqHistory.count == irqsBefore)  // … without an interrupt
+            #expect(q.reg(0x60) == 0)
+            // Interrupts wanted again: the next completion raises the line.
+            h.vmm.setGuestRAM(Int(VirtqueueTestDriver.availRing), le(0, 2))
+            q.request(head: 3, type: 1, sector: 1, data: [.init(address: 0x100000, length: 512, writable: false)])
+            #expect(TestDiskDriver.completePending() == 1)
+            #expect(q.usedIndex == 2)
+            #expect(h.vmm.irqHistory.last.map { $0.irq == 10 && $0.level == 1 } == true)
+            #expect(q.reg(0x60) == 1)
+        }
+
         @Test func aChainThatCompletesInsideSubmitAndThenRefusesFinishesOnce() throws {
             let h = try harness()
             TestDiskDriver.completeInsideSubmit(thenRefuse: true)

@@ -387,6 +387,16 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
 
     // MARK: Interrupts
 
+    /// Tells the driver that buffers were used, unless it asked not to be told: VIRTQ_AVAIL_F_NO_INTERRUPT in the
+    /// available ring's flags (virtio 1.x, 2.7.7; EVENT_IDX is not offered), which a driver sets while it polls.
+    /// The full fence orders the used-index store before the flags load: a driver that clears the flag and then
+    /// re-reads the used index, and this device, cannot both miss each other's store (a lost interrupt).
+    private func notifyUsed() {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if let flags = readGuest(availRing, as: UInt16.self), flags & VirtqAvailFlag.noInterrupt != 0 { return }
+        raiseInterrupt()
+    }
+
     /// Sets `cause` in InterruptStatus (1: used buffer, 2: configuration change) and raises the line.
     private func raiseInterrupt(_ cause: UInt32 = 1) {
         interruptStatus |= cause
@@ -436,7 +446,7 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             lastAvail &+= 1
             if startRequest(head: head) { signal = true }
         }
-        if signal { raiseInterrupt() }
+        if signal { notifyUsed() }
     }
 
     /// The guest broke the queue beyond one request: log why, set DEVICE_NEEDS_RESET and tell the driver with a
@@ -688,7 +698,7 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
                 if blkStatus == VirtioBlkRequest.statusOK { written = UInt32(offset) }
             }
             finish(head: slot.head, statusAddress: slot.statusAddress, status: blkStatus, written: written)
-            raiseInterrupt()
+            notifyUsed()
         }
     }
 

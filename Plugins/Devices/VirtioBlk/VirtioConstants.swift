@@ -63,6 +63,12 @@ enum VirtqDescriptorFlag {
     static let indirect: UInt16 = 4
 }
 
+/// Flags of the split virtqueue's available ring (written by the driver).
+enum VirtqAvailFlag {
+    /// The driver does not want an interrupt when buffers are used (it polls).
+    static let noInterrupt: UInt16 = 1
+}
+
 /// virtio-blk request types and status values.
 enum VirtioBlkRequest {
     static let typeIn: UInt32 = 0
