@@ -106,12 +106,11 @@ public final class DeviceTimers: @unchecked Sendable {
     /// Arms `handle` (owned by `device`) to fire `nanoseconds` of device-clock time from now, replacing an earlier
     /// deadline.
     public func arm(_ handle: UInt64, device: DeviceInstance, nanoseconds: UInt64) -> Int32 {
-        let host = Self.now()
         let status: Int32 = locked {
             guard let i = index(handle, device) else { return VMH_ERR_INVALID_PARAMETER }
             guard !stopping else { return VMH_ERR_WRONG_STATE }
             // Saturate: a wrapped sum would lie in the past and fire at once instead of (practically) never.
-            let (sum, overflow) = deviceNow(host: host).addingReportingOverflow(nanoseconds)
+            let (sum, overflow) = deviceNow(host: Self.now()).addingReportingOverflow(nanoseconds)
             let deadline = overflow ? UInt64.max : sum
             timers[i].deadline = deadline
             timers[i].generation &+= 1
