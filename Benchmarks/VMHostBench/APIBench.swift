@@ -71,6 +71,12 @@ struct APIBench: ParsableCommand {
         }
     }
 
+    func validate() throws {
+        guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1 (got \(cycles))") }
+        guard starts >= 1 else { throw ValidationError("--starts must be at least 1 (got \(starts))") }
+        guard density >= 0 else { throw ValidationError("--density must be 0 or more (got \(density))") }
+    }
+
     func run() throws {
         let folder = try guests ?? TestGuests.folder()
         var results = APIBenchResults(cycles: cycles, cpus: cpus)

@@ -9,7 +9,7 @@ public struct VMStatusResponse: Codable, Sendable, Equatable {
     public var vcpus: Int
     /// Milliseconds since the VM first reached `running` (nil before power-on).
     public var uptimeMs: Double?
-    /// Milestones in ms since process start (`process_start_ms`, `configuration_loaded_ms`,
+    /// Milestones in ms since process start (`process_start_ms`, `arguments_parsed_ms`, `configuration_loaded_ms`,
     /// `plugins_loaded_ms`, `api_socket_ready_ms`, `first_kvm_run_ms`, `first_serial_byte_ms`); only those reached.
     public var bootTimeline: [String: Double]
     /// The exit status a device asked for (DebugExit), once requested.

@@ -5,9 +5,9 @@ import Synchronization
 /// Milestones of one `vmhost` process's boot, in milliseconds since process start, as `GET /vm` reports them.
 ///
 /// The origin of `BootTimeline.process` is the executable's first initializer (a C constructor in the KVM shim):
-/// it runs before Swift's `main`, so the Swift runtime's start, argument parsing and everything after are on the
-/// timeline; only exec and the dynamic loader's work before it are not (`vmhost-bench api` measures the whole
-/// from outside, from `posix_spawn`). A timeline made with `init()` starts now.
+/// it runs before Swift's `main`, so argument parsing and everything after are on the timeline; exec, the dynamic
+/// loader and the libraries' own initializers (libswiftCore's among them) come before it (`vmhost-bench api`
+/// measures the whole from outside, from `posix_spawn`). A timeline made with `init()` starts now.
 /// Each milestone is recorded once (the first `mark` wins); `mark` is a single atomic load once set, so the
 /// VMM may call it on a hot path (first `KVM_RUN`, first serial byte).
 public final class BootTimeline: @unchecked Sendable {

@@ -7,7 +7,8 @@ import PDM
 /// machine with the device's instance lock held (none for THREAD_SAFE devices), on the device clock.
 ///
 /// The device clock is the host's monotonic clock less the time the VM spent suspended: it stands still while
-/// `paused` (the machine pauses it when the VM reaches SUSPENDED and restarts it when a resume begins). A timer
+/// `paused` (the machine pauses it when the VM reaches SUSPENDED and restarts it when the VM runs again, or a
+/// reset or power-off begins). A timer
 /// due 20 ms after it was armed fires after 20 ms of the VM's time, however long a suspend in between lasted, and
 /// never while the VM is suspended — as hardware timers do not run while a machine is stopped (a guest watchdog
 /// must not bite at resume because the host paused the VM for an hour).
@@ -30,6 +31,7 @@ public final class DeviceTimers: @unchecked Sendable {
     private var stopping = false
     private var thread: pthread_t?
     private var fired: UInt64 = 0
+    private var expired: UInt64 = 0
     /// Host time the device clock stopped at (nil while it runs), and the total host time it has stood still.
     private var pausedSince: UInt64?
     private var pausedTotal: UInt64 = 0
@@ -69,6 +71,10 @@ public final class DeviceTimers: @unchecked Sendable {
 
     /// Number of callbacks started so far.
     public var firedCount: UInt64 { locked { fired } }
+
+    /// Number of expiries the timer thread has taken for firing (each then waits for its device's lock, and may
+    /// still be cancelled or, if the clock stopped meanwhile, put back).
+    public var expiredCount: UInt64 { locked { expired } }
 
     /// The device clock (ns): host monotonic time less the time spent paused. Mutex held.
     private func deviceNow(host: UInt64) -> UInt64 { (pausedSince ?? host) &- pausedTotal }
@@ -174,6 +180,7 @@ public final class DeviceTimers: @unchecked Sendable {
                 guard let d = timers[i].deadline else { continue }
                 if d <= now && pausedSince == nil {
                     timers[i].deadline = nil
+                    expired += 1
                     due.append((i, timers[i].generation, d))
                 } else {
                     next = min(next ?? d, d)

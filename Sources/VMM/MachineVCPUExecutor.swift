@@ -60,10 +60,17 @@ extension Machine {
     }
 
     /// Forwards device power-off and suspend requests to `vm` (held weakly) as they are made, and keeps the
-    /// device clock standing still while `vm` is suspended (from SUSPENDED, after the suspend walk, until a resume,
-    /// reset or power-off begins).
+    /// device clock standing still while `vm` is suspended: from SUSPENDED (after the suspend walk, so async
+    /// suspend work may still use timers) through RESUMING (devices' resume callbacks run before any timer fires)
+    /// until RUNNING, or until a reset or power-off begins (their walks may wait on timers).
     public func connect(to vm: VirtualMachine) {
-        vm.stateMachine.addListener { [timers] new, _ in timers.setPaused(new == .suspended) }
+        vm.stateMachine.addListener { [timers] new, _ in
+            if new == .suspended {
+                timers.setPaused(true)
+            } else if new != .resuming {
+                timers.setPaused(false)
+            }
+        }
         pendingRequests.setObserver { [weak vm] request in
             guard let vm else { return }
             switch request {

@@ -80,7 +80,7 @@ import VMM
         let times = order.compactMap { timeline[$0] }
         #expect(times.count == order.count, "\(timeline)")
         #expect(times == times.sorted(), "\(timeline)")
-        #expect(times[0] == 0)
+        #expect(times.first == 0)
         // The origin is before Swift's main: parsing the arguments is on the timeline, not at its origin.
         #expect((timeline["arguments_parsed_ms"] ?? 0) > 0, "\(timeline)")
 

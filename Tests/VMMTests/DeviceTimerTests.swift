@@ -98,7 +98,13 @@ import VMM
         // Hold the device's lock so the expired timer cannot run its callback, then stop the clock.
         device.withLock {
             #expect(machine.timers.arm(a, device: device, nanoseconds: 1_000) == VMH_OK)
-            usleep(50_000)  // expired; the timer thread now waits for the instance lock
+            // Expired and taken by the timer thread, which now waits for the instance lock.
+            var taken = false
+            for _ in 0..<5_000 where !taken {
+                taken = machine.timers.expiredCount == 1
+                if !taken { usleep(1_000) }
+            }
+            #expect(taken)
             machine.timers.setPaused(true)
         }
         #expect(TimerProbeDevice.fired.wait(timeout: .now() + 0.3) == .timedOut)

@@ -44,9 +44,6 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
     private let serial: [UInt8]
     private var port: OfferedBlockPort?
     private var slots: [RequestSlot] = []
-    /// Slots whose request is still with the block chain although the device was reset since (their head was
-    /// given a fresh slot); kept alive until their completion comes back and is dropped. Guarded by `lock`.
-    private var orphans: [RequestSlot] = []
     private var chain: [VirtqDescriptor] = []
     private var notifyEvent: EventFD?
     private var stopEvent: EventFD?
@@ -73,6 +70,9 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
     private var irqHigh = false
     private var generation: UInt64 = 0
     private var inFlight = 0
+    /// Requests from before the last device reset still with the block chain. Until they are back (and dropped),
+    /// the queue is not served: their slots, bounce buffers and disk writes stay ahead of the new driver's.
+    private var staleInFlight = 0
     private var suspended = false
     private var notifyPending = false
     private var malformed = 0
@@ -382,6 +382,7 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         interruptStatus = 0
         notifyPending = false
         generation &+= 1
+        staleInFlight = inFlight  // everything still with the chain is from before this reset
         updateLineAfterACK()
     }
 
@@ -421,8 +422,8 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
         guard queueReady, status & VirtioStatus.driverOK != 0, status & VirtioStatus.deviceNeedsReset == 0 else {
             return
         }
-        if suspended {
-            notifyPending = true
+        if suspended || staleInFlight > 0 {
+            notifyPending = true  // served at resume, or when the last request from before the reset is back
             return
         }
         guard let availIndex = readGuest(availRing + 2, as: UInt16.self) else {
@@ -430,7 +431,8 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             return
         }
         // The guest can have published at most a queue's worth of heads beyond what was taken; anything else is a
-        // driver bug (or a torn read), and walking it would take stale ring entries as new requests.
+        // driver bug, and walking it would take stale ring entries as new requests. (A torn 16-bit read could be
+        // exactly 256 ahead, which a 256-entry queue allows: single loads of the index are what rule that out.)
         guard availIndex &- lastAvail <= queueNum else {
             needsReset("available index \(availIndex) is \(availIndex &- lastAvail) entries ahead of the last taken "
                        + "(\(lastAvail)); the queue holds \(queueNum)")
@@ -465,17 +467,10 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             reportMalformed("descriptor head \(head) is outside the queue (size \(queueNum)); request dropped")
             return false
         }
-        var slot = slots[Int(head)]
-        if slot.busy {
-            guard slot.generation != generation else {
-                reportMalformed("descriptor head \(head) reused while its request is in flight; dropped")
-                return false
-            }
-            // In flight since before a device reset: the re-initialised driver may use the head again. Its old
-            // request keeps its slot (and buffer) until the chain completes it; this head gets a new one.
-            orphans.append(slot)
-            slot = RequestSlot(maxSegments: Int(queueSizeMax))
-            slots[Int(head)] = slot
+        let slot = slots[Int(head)]
+        guard !slot.busy else {
+            reportMalformed("descriptor head \(head) reused while its request is in flight; dropped")
+            return false
         }
         if let failure = walkChain(head: head) {
             // The status byte is the last byte of the last device-writable descriptor seen, if any.
@@ -679,8 +674,12 @@ final class VirtioBlk: DevicePlugin, @unchecked Sendable {
             slot.busy = false
             inFlight -= 1
             guard slot.generation == generation else {
-                // The device was reset since: nobody waits for it, and its head may have a new slot by now.
-                orphans.removeAll { $0 === slot }
+                // The device was reset since: nobody waits for it. The last one back lets the queue run again.
+                staleInFlight -= 1
+                if staleInFlight == 0 && notifyPending {
+                    notifyPending = false
+                    processQueue()
+                }
                 return
             }
             var blkStatus = result == .ok ? VirtioBlkRequest.statusOK : VirtioBlkRequest.statusIOError
