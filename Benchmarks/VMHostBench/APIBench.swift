@@ -213,9 +213,8 @@ struct APIBench: ParsableCommand {
             for process in processes { process.wait(timeout: 30) }
         }
         for k in 0..<density {
-            processes.append(try ChildProcess([executable, "run", "--kernel", guest, "--cpus", String(cpus),
-                                               "--memory", String(memory), "--cmdline", "cpus=\(cpus)",
-                                               "--api-socket", directory + "/api\(k).sock", "--log-level", "error"]))
+            processes.append(try ChildProcess([executable]
+                                              + arguments(guest: guest, socket: directory + "/api\(k).sock")))
         }
         for k in 0..<density {
             let socket = directory + "/api\(k).sock"

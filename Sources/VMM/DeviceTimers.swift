@@ -8,10 +8,9 @@ import PDM
 ///
 /// The device clock is the host's monotonic clock less the time the VM spent suspended: it stands still while
 /// `paused` (the machine pauses it when the VM reaches SUSPENDED and restarts it when the VM runs again, or a
-/// reset or power-off begins). A timer
-/// due 20 ms after it was armed fires after 20 ms of the VM's time, however long a suspend in between lasted, and
-/// never while the VM is suspended — as hardware timers do not run while a machine is stopped (a guest watchdog
-/// must not bite at resume because the host paused the VM for an hour).
+/// reset or power-off begins). A timer due 20 ms after it was armed fires after 20 ms of the VM's time, however
+/// long a suspend in between lasted, and never while the VM is suspended — as hardware timers do not run while a
+/// machine is stopped (a guest watchdog must not bite at resume because the host paused the VM for an hour).
 ///
 /// Arm and stop may be called from any thread (EMTs in I/O handlers, the timer thread in a callback, plugin
 /// threads). A timer stopped or re-armed after it expired but before its callback ran is not fired: the check
@@ -172,13 +171,16 @@ public final class DeviceTimers: @unchecked Sendable {
         ckvm_set_thread_name("device-timers")
         pthread_mutex_lock(mutex)
         while !stopping {
-            let host = Self.now()
-            let now = deviceNow(host: host)
+            guard pausedSince == nil else {
+                pthread_cond_wait(cond, mutex)  // the clock stands still: nothing is due until it runs again
+                continue
+            }
+            let now = deviceNow(host: Self.now())
             var next: UInt64?
             var due: [(index: Int, generation: UInt64, deadline: UInt64)] = []
             for i in timers.indices {
                 guard let d = timers[i].deadline else { continue }
-                if d <= now && pausedSince == nil {
+                if d <= now {
                     timers[i].deadline = nil
                     expired += 1
                     due.append((i, timers[i].generation, d))
@@ -187,7 +189,7 @@ public final class DeviceTimers: @unchecked Sendable {
                 }
             }
             if due.isEmpty {
-                if let next, pausedSince == nil {
+                if let next {
                     // The host time at which the device clock reaches `next` (it runs at the host's rate).
                     let (wake, overflow) = next.addingReportingOverflow(pausedTotal)
                     let at = overflow ? UInt64.max : wake
@@ -195,7 +197,7 @@ public final class DeviceTimers: @unchecked Sendable {
                                       tv_nsec: Int(at % 1_000_000_000))
                     pthread_cond_timedwait(cond, mutex, &ts)
                 } else {
-                    pthread_cond_wait(cond, mutex)  // nothing armed, or the clock stands still
+                    pthread_cond_wait(cond, mutex)  // nothing armed
                 }
                 continue
             }
