@@ -19,7 +19,9 @@ struct ELFParser {
     }
 
     let path: String
-    let bytes: [UInt8]
+    let source: ELFSource
+    /// The file's size in bytes, the bound of every range checked here.
+    private var size: Int { Int(source.size) }
 
     /// `offset..<offset+count` as Int indices when it lies within `size` bytes (overflow-safe).
     static func range(offset: UInt64, count: UInt64, within size: Int) -> Range<Int>? {
@@ -28,8 +30,8 @@ struct ELFParser {
         return Int(offset)..<Int(offset + count)
     }
 
-    static func parse(_ bytes: [UInt8], path: String) throws(ELFError) -> Result {
-        try ELFParser(path: path, bytes: bytes).run()
+    static func parse(_ source: ELFSource, path: String) throws(ELFError) -> Result {
+        try ELFParser(path: path, source: source).run()
     }
 
     private func libelfError(_ context: String) -> ELFError {
@@ -40,23 +42,32 @@ struct ELFParser {
     private func run() throws(ELFError) -> Result {
         // Identification, checked by hand so the common refusals get precise messages.
         let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
-        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else { throw .notELF(path: path) }
-        guard bytes.count >= 16 else {
-            throw .truncated(path: path, what: "ELF identification (\(bytes.count) of 16 bytes)")
+        guard let ident = source.read(offset: 0, count: min(source.size, 64)) else {
+            throw .unreadable(path: path, reason: "the file cannot be read (did it change?)")
         }
-        guard let elfClass = ELFClass(rawValue: bytes[4]) else {
-            throw .malformed(path: path, what: "unknown ELF class \(bytes[4]) (EI_CLASS)")
+        guard ident.count >= 4, Array(ident[0..<4]) == magic else { throw .notELF(path: path) }
+        guard ident.count >= 16 else {
+            throw .truncated(path: path, what: "ELF identification (\(ident.count) of 16 bytes)")
         }
-        guard let encoding = ELFDataEncoding(rawValue: bytes[5]) else {
-            throw .malformed(path: path, what: "unknown data encoding \(bytes[5]) (EI_DATA)")
+        guard let elfClass = ELFClass(rawValue: ident[4]) else {
+            throw .malformed(path: path, what: "unknown ELF class \(ident[4]) (EI_CLASS)")
+        }
+        guard let encoding = ELFDataEncoding(rawValue: ident[5]) else {
+            throw .malformed(path: path, what: "unknown data encoding \(ident[5]) (EI_DATA)")
         }
         let headerSize = elfClass == .elf64 ? 64 : 52
-        guard bytes.count >= headerSize else {
-            throw .truncated(path: path, what: "ELF header (\(bytes.count) of \(headerSize) bytes)")
+        guard ident.count >= headerSize else {
+            throw .truncated(path: path, what: "ELF header (\(ident.count) of \(headerSize) bytes)")
         }
         guard libelfInitialised else { throw .libelf(path: path, message: "libelf refuses EV_CURRENT") }
 
-        var work = bytes  // libelf takes a mutable image; give it a private copy
+        if let descriptor = source.descriptor {
+            // ELF_C_READ: libelf reads (pread) only the parts asked for, never the whole file.
+            guard let elf = elf_begin(descriptor, ELF_C_READ, nil) else { throw libelfError("elf_begin") }
+            defer { elf_end(elf) }
+            return try parse(elf: elf, elfClass: elfClass, encoding: encoding, osABI: ident[7])
+        }
+        var work = source.memory ?? []  // libelf takes a mutable image; give it a private copy
         let parsed: Swift.Result<Result, ELFError> = work.withUnsafeMutableBytes { raw in
             guard let base = raw.baseAddress else { return .failure(.truncated(path: path, what: "empty file")) }
             guard let elf = elf_memory(base.assumingMemoryBound(to: CChar.self), raw.count) else {
@@ -64,7 +75,7 @@ struct ELFParser {
             }
             defer { elf_end(elf) }
             do throws(ELFError) {
-                return .success(try parse(elf: elf, elfClass: elfClass, encoding: encoding))
+                return .success(try parse(elf: elf, elfClass: elfClass, encoding: encoding, osABI: ident[7]))
             } catch {
                 return .failure(error)
             }
@@ -72,13 +83,13 @@ struct ELFParser {
         return try parsed.get()
     }
 
-    private func parse(elf: OpaquePointer, elfClass: ELFClass, encoding: ELFDataEncoding)
+    private func parse(elf: OpaquePointer, elfClass: ELFClass, encoding: ELFDataEncoding, osABI: UInt8)
         throws(ELFError) -> Result
     {
         guard elf_kind(elf) == ELF_K_ELF else { throw .notELF(path: path) }
         var header = GElf_Ehdr()
         guard gelf_getehdr(elf, &header) != nil else { throw libelfError("ELF header") }
-        var result = Result(elfClass: elfClass, dataEncoding: encoding, osABI: bytes[7],
+        var result = Result(elfClass: elfClass, dataEncoding: encoding, osABI: osABI,
                             machine: ELFMachine(rawValue: header.e_machine),
                             type: ELFFileType(rawValue: header.e_type), entry: header.e_entry)
         result.programHeaders = try programHeaders(elf: elf, header: header, elfClass: elfClass)
@@ -97,9 +108,9 @@ struct ELFParser {
         if header.e_phnum != 0 {
             let declared = header.e_phnum == 0xffff ? 1 : UInt64(header.e_phnum)  // PN_XNUM: count in section 0
             guard ELFParser.range(offset: header.e_phoff, count: declared * UInt64(entrySize),
-                                  within: bytes.count) != nil else {
+                                  within: size) != nil else {
                 throw .truncated(path: path, what: "program header table (\(header.e_phnum) entries at offset "
-                    + "0x\(String(header.e_phoff, radix: 16))) ends beyond the file (\(bytes.count) bytes)")
+                    + "0x\(String(header.e_phoff, radix: 16))) ends beyond the file (\(size) bytes)")
             }
         }
         var count = 0
@@ -109,9 +120,9 @@ struct ELFParser {
             throw .malformed(path: path, what: "program header entry size \(header.e_phentsize), expected \(entrySize)")
         }
         guard ELFParser.range(offset: header.e_phoff, count: UInt64(count) * UInt64(entrySize),
-                              within: bytes.count) != nil else {
+                              within: size) != nil else {
             throw .truncated(path: path, what: "program header table (\(count) entries at offset "
-                + "0x\(String(header.e_phoff, radix: 16))) ends beyond the file (\(bytes.count) bytes)")
+                + "0x\(String(header.e_phoff, radix: 16))) ends beyond the file (\(size) bytes)")
         }
         var headers: [ELFProgramHeader] = []
         headers.reserveCapacity(count)
@@ -125,11 +136,11 @@ struct ELFParser {
                 offset: phdr.p_offset, virtualAddress: phdr.p_vaddr, physicalAddress: phdr.p_paddr,
                 fileSize: phdr.p_filesz, memorySize: phdr.p_memsz, alignment: phdr.p_align)
             if segment.type == .load || segment.type == .note || segment.type == .dynamic {
-                guard ELFParser.range(offset: segment.offset, count: segment.fileSize, within: bytes.count) != nil
+                guard ELFParser.range(offset: segment.offset, count: segment.fileSize, within: size) != nil
                 else {
                     throw .truncated(path: path, what: "segment \(index) (\(segment.type), offset "
                         + "0x\(String(segment.offset, radix: 16)), 0x\(String(segment.fileSize, radix: 16)) bytes) "
-                        + "ends beyond the file (\(bytes.count) bytes)")
+                        + "ends beyond the file (\(size) bytes)")
                 }
             }
             headers.append(segment)
@@ -148,9 +159,9 @@ struct ELFParser {
         if header.e_shoff != 0 {
             let declared = max(UInt64(header.e_shnum), 1)  // 0 = extended numbering: entry 0 holds the count
             guard ELFParser.range(offset: header.e_shoff, count: declared * UInt64(entrySize),
-                                  within: bytes.count) != nil else {
+                                  within: size) != nil else {
                 throw .truncated(path: path, what: "section header table (\(header.e_shnum) entries at offset "
-                    + "0x\(String(header.e_shoff, radix: 16))) ends beyond the file (\(bytes.count) bytes)")
+                    + "0x\(String(header.e_shoff, radix: 16))) ends beyond the file (\(size) bytes)")
             }
         } else if header.e_shnum != 0 {
             throw .malformed(path: path, what: "\(header.e_shnum) section headers declared at offset 0")
@@ -162,9 +173,9 @@ struct ELFParser {
             throw .malformed(path: path, what: "section header entry size \(header.e_shentsize), expected \(entrySize)")
         }
         guard ELFParser.range(offset: header.e_shoff, count: UInt64(count) * UInt64(entrySize),
-                              within: bytes.count) != nil else {
+                              within: size) != nil else {
             throw .truncated(path: path, what: "section header table (\(count) entries at offset "
-                + "0x\(String(header.e_shoff, radix: 16))) ends beyond the file (\(bytes.count) bytes)")
+                + "0x\(String(header.e_shoff, radix: 16))) ends beyond the file (\(size) bytes)")
         }
         var namesIndex = 0
         let haveNames = elf_getshdrstrndx(elf, &namesIndex) == 0
@@ -194,10 +205,10 @@ struct ELFParser {
         var result: [ELFNote] = []
         var seen = Set<UInt64>()
         for section in sections where section.type == .note {
-            guard let range = ELFParser.range(offset: section.offset, count: section.size, within: bytes.count) else {
+            guard let range = ELFParser.range(offset: section.offset, count: section.size, within: size) else {
                 throw .truncated(path: path, what: "note section \(section.name) (offset "
                     + "0x\(String(section.offset, radix: 16)), 0x\(String(section.size, radix: 16)) bytes) "
-                    + "ends beyond the file (\(bytes.count) bytes)")
+                    + "ends beyond the file (\(size) bytes)")
             }
             let alignment = section.alignment == 8 ? 8 : 4
             for note in try parseNotes(range, alignment: alignment, sectionName: section.name, encoding: encoding,
@@ -208,7 +219,7 @@ struct ELFParser {
         }
         for segment in segments where segment.type == .note {
             // Bounds were checked with the program headers.
-            guard let range = ELFParser.range(offset: segment.offset, count: segment.fileSize, within: bytes.count)
+            guard let range = ELFParser.range(offset: segment.offset, count: segment.fileSize, within: size)
             else { continue }
             let alignment = segment.alignment == 8 ? 8 : 4
             let sectionName = sections.first { $0.type == .note && $0.offset == segment.offset }?.name
@@ -224,7 +235,10 @@ struct ELFParser {
     private func parseNotes(_ range: Range<Int>, alignment: Int, sectionName: String?, encoding: ELFDataEncoding,
                             place: String) throws(ELFError) -> [ELFNote]
     {
-        let area = bytes[range]
+        guard let read = source.read(offset: UInt64(range.lowerBound), count: UInt64(range.count)) else {
+            throw .unreadable(path: path, reason: "\(place) cannot be read (did the file change?)")
+        }
+        let area = ArraySlice(read)
         var result: [ELFNote] = []
         var position = 0
         func aligned(_ value: Int) -> Int { (value + alignment - 1) & ~(alignment - 1) }
@@ -256,9 +270,9 @@ struct ELFParser {
         throws(ELFError) -> [ELFSymbol]
     {
         guard let table = sections.first(where: { $0.type == .dynamicSymbols }) else { return [] }
-        guard ELFParser.range(offset: table.offset, count: table.size, within: bytes.count) != nil else {
+        guard ELFParser.range(offset: table.offset, count: table.size, within: size) != nil else {
             throw .truncated(path: path, what: "section \(table.name) (offset 0x\(String(table.offset, radix: 16)), "
-                + "0x\(String(table.size, radix: 16)) bytes) ends beyond the file (\(bytes.count) bytes)")
+                + "0x\(String(table.size, radix: 16)) bytes) ends beyond the file (\(size) bytes)")
         }
         guard let scn = elf_getscn(elf, table.index) else { throw libelfError("section \(table.name)") }
         var shdr = GElf_Shdr()

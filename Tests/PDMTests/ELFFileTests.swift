@@ -176,7 +176,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = try TestFixtures.compilePlugin("good_plugin.c", into: dir, as: "libFixture.so").path
         let original = try ELFFile(path: path)
-        let bytes = original.contents
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         var positions = Array(0..<64)
         if let phoff = original.programHeaders.first.map({ _ in 64 }) {
             positions += Array(phoff..<min(phoff + 56 * original.programHeaders.count, bytes.count))
@@ -225,6 +225,94 @@ import Testing
             #expect(throws: ELFError.self) { try ELFFile(contents: Array(bytes.prefix(length)), path: "cut") }
         }
         #expect(parsed > 0 && refused > 0)
+    }
+}
+
+/// ELFFile reads its file on demand (libelf with `pread`), so the file-backed path gets its own tests: it reads
+/// only what inspection needs, survives corrupt files on disk, and reports a file that shrinks after opening.
+@Suite struct ELFFileOnDiskTests {
+    /// Bytes this thread has read through read/pread so far (`rchar` of /proc/thread-self/io).
+    private func threadReadBytes() throws -> UInt64 {
+        let text = try String(contentsOfFile: "/proc/thread-self/io", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("rchar:") })
+        return try #require(UInt64(line.dropFirst("rchar:".count).trimmingCharacters(in: .whitespaces)))
+    }
+
+    /// Parsing a plugin product (headers, notes, dynamic symbols) reads a small part of it, not the whole file
+    /// (the old reader copied every byte, twice).
+    @Test func inspectingAPluginReadsLittleOfIt() throws {
+        let product = try #require(TestFixtures.pluginProducts().first { $0.lastPathComponent == "libSerial16550.so" })
+        let size = try #require(FileManager.default.attributesOfItem(atPath: product.path)[.size] as? NSNumber).uint64Value
+        let before = try threadReadBytes()
+        let file = try ELFFile(path: product.path)
+        let read = try threadReadBytes() - before
+        #expect(!file.notes.isEmpty && !file.dynamicSymbols.isEmpty)
+        #expect(read > 0)
+        #expect(read < size / 4, "read \(read) of \(size) bytes to inspect \(product.lastPathComponent)")
+    }
+
+    /// The same kinds of damage as `ELFFileTests.survivesCorruption`, written to disk and parsed from the file:
+    /// every byte of the ELF header, and seeded random corruption anywhere.
+    @Test func survivesCorruptFilesOnDisk() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf-disk")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try TestFixtures.compilePlugin("good_plugin.c", into: dir, as: "libFixture.so").path
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        let damaged = dir.appendingPathComponent("damaged.so").path
+        var parsed = 0
+        var refused = 0
+        func check(_ copy: [UInt8]) throws {
+            try Data(copy).write(to: URL(fileURLWithPath: damaged))
+            do {
+                let file = try ELFFile(path: damaged)
+                for segment in file.programHeaders { _ = try? file.bytes(of: segment) }
+                for section in file.sections { _ = try? file.bytes(of: section) }
+                parsed += 1
+            } catch {
+                #expect(error.path == damaged)
+                refused += 1
+            }
+        }
+        for position in 0..<64 {
+            for value: UInt8 in [0x00, 0xff, bytes[position] ^ 0x80] {
+                var copy = bytes
+                copy[position] = value
+                try check(copy)
+            }
+        }
+        var seed: UInt64 = 0x2545_f491_4f6c_dd1d
+        func next() -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: seed >> 33)
+        }
+        for _ in 0..<300 {
+            var copy = bytes
+            for _ in 0..<(1 + next() % 8) { copy[next() % copy.count] = UInt8(truncatingIfNeeded: next()) }
+            try check(copy)
+        }
+        for step in 1..<17 {
+            try Data(bytes.prefix(bytes.count * step / 17)).write(to: URL(fileURLWithPath: damaged))
+            #expect(throws: ELFError.self) { try ELFFile(path: damaged) }
+        }
+        #expect(parsed > 0 && refused > 0)
+    }
+
+    /// A file cut short after it was parsed (a plugin rebuilt under a running host, a guest image overwritten)
+    /// makes reading a segment throw `.unreadable`, naming the file: no crash, no stale bytes.
+    @Test func fileShrinkingAfterOpeningIsAnError() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf-shrink")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try TestFixtures.compilePlugin("good_plugin.c", into: dir, as: "libFixture.so").path
+        let file = try ELFFile(path: path)
+        let last = try #require(file.loadSegments.last { $0.fileSize > 0 })
+        #expect(try file.bytes(of: last).count == Int(last.fileSize))
+        #expect(truncate(path, off_t(last.offset)) == 0)
+        #expect {
+            _ = try file.bytes(of: last)
+        } throws: { error in
+            guard case let .unreadable(failedPath, reason) = error as? ELFError else { return false }
+            return failedPath == path && reason.contains("changed after it was opened")
+        }
     }
 }
 
