@@ -21,18 +21,19 @@ public final class ControlServer: Sendable {
     public let socketPath: String
     private let service: ControlService
     private let group: MultiThreadedEventLoopGroup
-    private let channel: any Channel
+    /// The listening channel, once the event loop has taken the socket.
+    private let channel: EventLoopFuture<any Channel>
     private let closed = Atomic<Bool>(false)
 
     private init(socketPath: String, service: ControlService, group: MultiThreadedEventLoopGroup,
-                 channel: any Channel) {
+                 channel: EventLoopFuture<any Channel>) {
         self.socketPath = socketPath
         self.service = service
         self.group = group
         self.channel = channel
     }
 
-    /// Starts serving `vm` on `socketPath` (`listen` + `attach`).
+    /// Starts serving `vm` on `socketPath` (`listen`, `waitUntilServing`, `attach`).
     public static func start(vm: VirtualMachine, socketPath: String,
                              devices: (@Sendable () -> [DeviceInfo])? = nil,
                              timeline: BootTimeline = .process,
@@ -41,6 +42,12 @@ public final class ControlServer: Sendable {
                              logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let server = try listen(socketPath: socketPath, timeline: timeline, limits: limits,
                                 threadPriority: threadPriority, logger: logger)
+        do throws(ControlServerError) {
+            try server.waitUntilServing()
+        } catch {
+            server.close()
+            throw error
+        }
         server.attach(vm: vm, devices: devices)
         return server
     }
@@ -48,45 +55,44 @@ public final class ControlServer: Sendable {
     /// Starts listening on `socketPath` before the VM exists (so the socket is ready early in the process's
     /// life) and marks `apiSocketReady` in `timeline`. Until `attach`, `GET /vm` answers state `creating` with
     /// the boot timeline, `GET /devices` an empty list, and operations 409.
+    ///
+    /// The socket accepts connections when this returns; the event loop that answers them starts on its own
+    /// thread meanwhile (connections wait in the kernel's backlog), so the caller goes on loading plugins and
+    /// building the VM in parallel. `waitUntilServing()` says whether the event loop took the socket.
     public static func listen(socketPath: String, timeline: BootTimeline = .process,
                               limits: ControlServerLimits = ControlServerLimits(),
                               threadPriority: ControlThreadPriority = .normal,
                               logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)
+        let descriptor = try ListeningSocket.open(path: socketPath, uid: uid, backlog: 64)
+        timeline.mark(.apiSocketReady)
         let service = ControlService(timeline: timeline, limits: limits, ownerUID: uid, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         group.next().execute { _ = threadPriority.apply() }
         service.runner.applyPriority(threadPriority)
-        let bootstrap = ServerBootstrap(group: group)
+        let channel = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelOption(.maxMessagesPerRead, value: 8)
             .childChannelInitializer { channel in
                 ControlServer.initializeConnection(channel, service: service)
             }
-        // No umask games: the mask is process-wide, and changing it here would race with every other thread
-        // creating files (plugins' log and disk files). The socket is chmod'ed to 0600 right after bind; in the
-        // instant before, a connection from another uid is still refused by the SO_PEERCRED check.
-        let bound: any Channel
-        do {
-            bound = try bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).wait()
-        } catch {
-            service.shutdown()
-            try? group.syncShutdownGracefully()
-            throw .socketFailed(path: socketPath, reason: "cannot listen: \(error)")
+            .withBoundSocket(descriptor)
+        channel.whenFailure { error in
+            logger.critical("control API on \(socketPath): the event loop cannot serve the socket: \(error)")
         }
-        do throws(ControlServerError) {
-            try SocketSecurity.protectSocket(path: socketPath, uid: uid)
-        } catch {
-            try? bound.close().wait()
-            service.shutdown()
-            try? group.syncShutdownGracefully()
-            unlink(socketPath)
-            throw error
-        }
-        timeline.mark(.apiSocketReady)
         logger.info("control API listening on \(socketPath)")
-        return ControlServer(socketPath: socketPath, service: service, group: group, channel: bound)
+        return ControlServer(socketPath: socketPath, service: service, group: group, channel: channel)
+    }
+
+    /// Waits until the event loop serves the socket; throws if it could not take it. Not on the server's event
+    /// loop.
+    public func waitUntilServing() throws(ControlServerError) {
+        do {
+            _ = try channel.wait()
+        } catch {
+            throw .socketFailed(path: socketPath, reason: "the event loop cannot serve it: \(error)")
+        }
     }
 
     /// Serves `vm` from now on. `devices` returns the current device instance tree for `GET /devices`; by
@@ -120,7 +126,7 @@ public final class ControlServer: Sendable {
     /// removes the socket. Not on the server's event loop. Idempotent.
     public func close() {
         guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        try? channel.close().wait()
+        if let listening = try? channel.wait() { try? listening.close().wait() }
         // Waits for the operation thread; its answer is then queued on the event loop.
         service.shutdown()
         // Ends the event streams; runs the queued answers (a power-off's 204) before the loop goes away.

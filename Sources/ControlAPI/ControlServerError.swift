@@ -10,7 +10,9 @@ public enum ControlServerError: Error, Sendable, Equatable, CustomStringConverti
     case directoryWritableByOthers(directory: String, mode: UInt32)
     /// Something that is not a socket already exists at the path.
     case pathOccupied(path: String)
-    /// Creating, binding or protecting the socket failed.
+    /// A server (another VM process, most likely) is accepting connections on the socket at the path.
+    case socketInUse(path: String)
+    /// Creating, binding or protecting the socket failed, or the event loop could not take it.
     case socketFailed(path: String, reason: String)
 
     public var description: String {
@@ -27,6 +29,8 @@ public enum ControlServerError: Error, Sendable, Equatable, CustomStringConverti
                 + " others; use a directory only you can write (e.g. mode 700)"
         case let .pathOccupied(path):
             return "--api-socket \(path): something that is not a socket exists there; refusing to replace it"
+        case let .socketInUse(path):
+            return "--api-socket \(path): another process is serving on this socket; stop it or choose another path"
         case let .socketFailed(path, reason):
             return "--api-socket \(path): \(reason)"
         }

@@ -29,7 +29,8 @@ struct RunCommand: ParsableCommand {
         SignalWatcher.blockInProcess()
         let configuration = try machine.configuration()
         BootTimeline.process.mark(.configurationLoaded)
-        // The control socket listens before plugins load and the VM is built (it answers "creating" until then).
+        // The control socket listens before plugins load and the VM is built (it answers "creating" until then);
+        // its event loop starts meanwhile, and must be serving before the VM powers on.
         let server: ControlServer?
         do {
             server = try apiSocket.map { path throws(ControlServerError) in try ControlServer.listen(socketPath: path, threadPriority: .realtime) }
@@ -39,7 +40,9 @@ struct RunCommand: ParsableCommand {
         }
         defer { server?.close() }
         let vm = try VMLauncher.launch(configuration: configuration, pluginPaths: machine.pluginPaths, logger: logger) {
-            vm in server?.attach(vm: vm)
+            vm throws(ControlServerError) in
+            try server?.waitUntilServing()
+            server?.attach(vm: vm)
         }
         SignalWatcher.start { signal in
             logger.notice("signal \(signal): powering off")

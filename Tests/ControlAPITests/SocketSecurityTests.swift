@@ -67,6 +67,63 @@ import VMM
         }
     }
 
+    /// A second VM process given the path of a live one's socket is refused, naming the path, and the first one
+    /// keeps serving: a socket is never stolen from a server that still accepts on it.
+    @Test func refusesASocketThatAnotherServerServes() throws {
+        let t = try APITestVM(vcpus: 1)
+        defer { t.shutdown() }
+        #expect(throws: ControlServerError.socketInUse(path: t.socketPath)) {
+            _ = try ControlServer.listen(socketPath: t.socketPath, logger: quietLogger())
+        }
+        #expect(ControlServerError.socketInUse(path: t.socketPath).description.contains("another process is serving"))
+        let client = try t.client()
+        defer { client.close() }
+        #expect(try client.request(.GET, "/vm").decode(VMStatusResponse.self).state == "running")
+    }
+
+    /// The socket file left behind by a VM process that died (nobody listens on it) is replaced.
+    @Test func replacesAStaleSocket() throws {
+        let dir = makePrivateDirectory()
+        defer { removeDirectory(dir) }
+        let path = dir + "/api.sock"
+        // A socket bound and closed without unlinking: what a killed process leaves.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(fd)
+        var st = stat()
+        #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK)
+
+        let server = try ControlServer.listen(socketPath: path, logger: quietLogger())
+        defer { server.close() }
+        try server.waitUntilServing()
+        let client = try ControlClient.connect(socketPath: path)
+        defer { client.close() }
+        #expect(try client.request(.GET, "/vm").decode(VMStatusResponse.self).state == "creating")
+        #expect(lstat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+    }
+
+    /// `listen` returns with the socket accepting while the event loop may still be starting: a client that
+    /// connects and sends at once is answered, whatever the order.
+    @Test func aClientConnectingAsSoonAsListenReturnsIsAnswered() throws {
+        for _ in 0..<20 {
+            let dir = makePrivateDirectory()
+            defer { removeDirectory(dir) }
+            let server = try ControlServer.listen(socketPath: dir + "/api.sock", logger: quietLogger())
+            defer { server.close() }
+            let client = try ControlClient.connect(socketPath: dir + "/api.sock", defaultTimeoutMilliseconds: 30_000)
+            defer { client.close() }
+            #expect(try client.request(.GET, "/vm").status == 200)
+        }
+    }
+
     /// A child process that becomes uid 65534 connects and sends a pause: with the socket at 0600 it cannot even
     /// connect; with the file-system protection removed (the test opens the directory and socket to everyone),
     /// the SO_PEERCRED check refuses it with a 403 — and the VM stays running.
