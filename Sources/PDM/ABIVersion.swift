@@ -42,7 +42,7 @@ public enum ABITable: CaseIterable, Sendable {
         case .registrar: return ABIVersion(magic: 0xa001, major: 1, minor: 0)
         case .deviceRegistration: return ABIVersion(magic: 0xa010, major: 1, minor: 0)
         case .deviceInstance: return ABIVersion(magic: 0xa011, major: 1, minor: 0)
-        case .deviceHelpers: return ABIVersion(magic: 0xa012, major: 1, minor: 1)
+        case .deviceHelpers: return ABIVersion(magic: 0xa012, major: 1, minor: 2)
         case .driverRegistration: return ABIVersion(magic: 0xa020, major: 1, minor: 0)
         case .driverInstance: return ABIVersion(magic: 0xa021, major: 1, minor: 0)
         case .driverHelpers: return ABIVersion(magic: 0xa022, major: 1, minor: 0)

@@ -216,7 +216,8 @@ public final class DeviceContext: @unchecked Sendable {
         return DeviceTimer(instance: instance, handle: handle)
     }
 
-    /// Monotonic host clock in nanoseconds.
+    /// Monotonic host clock in nanoseconds. It runs on while the VM is suspended; the clock timers run on is
+    /// ``deviceClockNanoseconds()``.
     public var clockNanoseconds: UInt64 { ref.clockNanoseconds() }
 
     // MARK: VM requests

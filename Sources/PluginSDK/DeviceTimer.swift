@@ -8,7 +8,7 @@ public final class DeviceTimer: @unchecked Sendable {
 
     /// The host's handle.
     public let handle: UInt64
-    private let instance: UnsafeMutablePointer<VMHDevIns>
+    let instance: UnsafeMutablePointer<VMHDevIns>
 
     init(instance: UnsafeMutablePointer<VMHDevIns>, handle: UInt64) {
         self.instance = instance

@@ -75,8 +75,10 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         public let user: UnsafeMutableRawPointer?
         /// The plugin's description of the range or timer.
         public let description: String
-        /// Nanoseconds of the last arm, nil when stopped.
+        /// Nanoseconds of the last relative arm (`timerArm`), nil when stopped or armed with `timerArmAt`.
         public var armedNanoseconds: UInt64?
+        /// Device-clock deadline of the last arm (either helper), nil when stopped or fired.
+        public var deadline: UInt64?
     }
 
     struct State {
@@ -87,6 +89,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         var powerOffRequests: [(device: String, exitStatus: Int32)] = []
         var suspendRequests: [(device: String, reason: Int32)] = []
         var ram: [UInt8]
+        var deviceClock: UInt64 = 1_000_000_000
     }
     let state: Mutex<State>
 
@@ -184,13 +187,58 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         return VMH_OK
     }
 
-    /// Records the deadline in `timers` (fire it with `fireTimer`).
+    /// Records the arm in `timers` (fire it with `fireTimer`, or let `advanceDeviceClock` reach its deadline).
     public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
         state.withLock { s in
             guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
             s.timers[Int(timer) - 1].armedNanoseconds = nanoseconds
+            let (sum, overflow) = s.deviceClock.addingReportingOverflow(nanoseconds)
+            s.timers[Int(timer) - 1].deadline = overflow ? .max : sum
             return VMH_OK
         }
+    }
+
+    /// Records the device-clock deadline in `timers`.
+    public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 {
+        state.withLock { s in
+            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[Int(timer) - 1].armedNanoseconds = nil
+            s.timers[Int(timer) - 1].deadline = deadline
+            return VMH_OK
+        }
+    }
+
+    /// The fake device clock: it moves only with `advanceDeviceClock` (it starts at 1 s).
+    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? { state.withLock { $0.deviceClock } }
+
+    /// The fake device clock now.
+    public var deviceClock: UInt64 { state.withLock { $0.deviceClock } }
+
+    /// Moves the device clock `nanoseconds` forward, firing (as `fireTimer`) every armed timer whose deadline it
+    /// reaches, earliest first, with the clock standing at that deadline while the callback runs (so a callback
+    /// that re-arms relative to "now" or to its deadline sees the time a real VMM would give it). Returns the
+    /// handles fired, in order. A callback that keeps re-arming for a deadline already reached stops the advance
+    /// after 100,000 firings.
+    @discardableResult
+    public func advanceDeviceClock(by nanoseconds: UInt64) -> [UInt64] {
+        let target = state.withLock { s in
+            let (sum, overflow) = s.deviceClock.addingReportingOverflow(nanoseconds)
+            return overflow ? UInt64.max : sum
+        }
+        var fired: [UInt64] = []
+        while true {
+            let next: UInt64? = state.withLock { s in
+                let due = s.timers.indices.filter { s.timers[$0].deadline.map { $0 <= target } ?? false }
+                guard let first = due.min(by: { s.timers[$0].deadline! < s.timers[$1].deadline! }) else { return nil }
+                s.deviceClock = max(s.deviceClock, s.timers[first].deadline!)
+                return UInt64(first + 1)
+            }
+            guard let handle = next, fired.count < 100_000 else { break }
+            fireTimer(handle)
+            fired.append(handle)
+        }
+        state.withLock { $0.deviceClock = max($0.deviceClock, target) }
+        return fired
     }
 
     /// Disarms the timer in `timers`.
@@ -198,6 +246,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         state.withLock { s in
             guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
             s.timers[Int(timer) - 1].armedNanoseconds = nil
+            s.timers[Int(timer) - 1].deadline = nil
             return VMH_OK
         }
     }
@@ -223,6 +272,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         let timer: Timer? = state.withLock { s in
             guard handle >= 1, handle <= UInt64(s.timers.count) else { return nil }
             s.timers[Int(handle) - 1].armedNanoseconds = nil
+            s.timers[Int(handle) - 1].deadline = nil
             return s.timers[Int(handle) - 1]
         }
         guard let timer else { return false }

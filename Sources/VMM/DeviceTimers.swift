@@ -111,19 +111,28 @@ public final class DeviceTimers: @unchecked Sendable {
     /// Arms `handle` (owned by `device`) to fire `nanoseconds` of device-clock time from now, replacing an earlier
     /// deadline.
     public func arm(_ handle: UInt64, device: DeviceInstance, nanoseconds: UInt64) -> Int32 {
-        let status: Int32 = locked {
-            guard let i = index(handle, device) else { return VMH_ERR_INVALID_PARAMETER }
-            guard !stopping else { return VMH_ERR_WRONG_STATE }
+        locked {
             // Saturate: a wrapped sum would lie in the past and fire at once instead of (practically) never.
             let (sum, overflow) = deviceNow(host: Self.now()).addingReportingOverflow(nanoseconds)
-            let deadline = overflow ? UInt64.max : sum
-            timers[i].deadline = deadline
-            timers[i].generation &+= 1
-            if thread == nil { startThread() }
-            pthread_cond_signal(cond)
-            return VMH_OK
+            return armLocked(handle, device: device, deadline: overflow ? UInt64.max : sum)
         }
-        return status
+    }
+
+    /// Arms `handle` (owned by `device`) to fire when the device clock reaches `deadline` (at once if it has),
+    /// replacing an earlier deadline.
+    public func arm(_ handle: UInt64, device: DeviceInstance, deadline: UInt64) -> Int32 {
+        locked { armLocked(handle, device: device, deadline: deadline) }
+    }
+
+    /// Mutex held.
+    private func armLocked(_ handle: UInt64, device: DeviceInstance, deadline: UInt64) -> Int32 {
+        guard let i = index(handle, device) else { return VMH_ERR_INVALID_PARAMETER }
+        guard !stopping else { return VMH_ERR_WRONG_STATE }
+        timers[i].deadline = deadline
+        timers[i].generation &+= 1
+        if thread == nil { startThread() }
+        pthread_cond_signal(cond)
+        return VMH_OK
     }
 
     /// Disarms `handle` (owned by `device`).

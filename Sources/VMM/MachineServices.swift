@@ -116,6 +116,16 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
         return machine.timers.arm(timer, device: device, nanoseconds: nanoseconds)
     }
 
+    public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        return machine.timers.arm(timer, device: device, deadline: deadline)
+    }
+
+    /// The machine's device clock (the one its timers run on).
+    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? {
+        machine?.timers.clockNanoseconds
+    }
+
     public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
         guard let machine else { return VMH_ERR_WRONG_STATE }
         return machine.timers.stop(timer, device: device)

@@ -48,7 +48,7 @@ import Testing
         #expect(note.sectionName == ".note.vmhost")
         #expect(note.desc.count == 32)
         #expect(note.descUInt32(at: 0) == 0x564d_0100)  // VMH_ABI_VERSION 1.0
-        #expect(note.descUInt32(at: 16) == 0xa012_0101)  // VMH_DEVHLP_VERSION 1.1
+        #expect(note.descUInt32(at: 16) == 0xa012_0102)  // VMH_DEVHLP_VERSION 1.2
         #expect(note.descUInt32(at: 32) == nil)
         #expect(file.section(named: ".note.vmhost")?.type == .note)
         // A note reached through both its section and a PT_NOTE segment is listed once.

@@ -123,9 +123,9 @@ import Testing
         let path = try corpus.build("libNewerReg.so", ["DEV_VERSION=VMH_VERSION_MAKE(0xa010,1,3)"])
         expectRefusal(path, kind: .abiMismatch, reason: "device 'FixtureDevice': built for device registration 1.3 "
             + "(VMH_DEVREG_VERSION), this host implements 1.0")
-        let helpers = try corpus.build("libNewerHlp.so", ["DEV_HLP_VERSION=VMH_VERSION_MAKE(0xa012,1,2)"])
-        expectRefusal(helpers, kind: .abiMismatch, reason: "device 'FixtureDevice': built for device helpers 1.2 "
-            + "(VMH_DEVHLP_VERSION), this host implements 1.1")
+        let helpers = try corpus.build("libNewerHlp.so", ["DEV_HLP_VERSION=VMH_VERSION_MAKE(0xa012,1,3)"])
+        expectRefusal(helpers, kind: .abiMismatch, reason: "device 'FixtureDevice': built for device helpers 1.3 "
+            + "(VMH_DEVHLP_VERSION), this host implements 1.2")
     }
 
     @Test func refusesNewerMinorNote() throws {
@@ -135,7 +135,7 @@ import Testing
         let path = try corpus.build("libNewerNote.so", ["NOTE_DEVHLP_VERSION=VMH_VERSION_MAKE(0xa012,1,3)",
                                                          "CTOR_MARKER=\"\(marker)\""])
         expectRefusal(path, kind: .abiMismatch,
-                      reason: "built for device helpers 1.3 (VMH_DEVHLP_VERSION), this host implements 1.1")
+                      reason: "built for device helpers 1.3 (VMH_DEVHLP_VERSION), this host implements 1.2")
         #expect(throws: PluginLoadError.self) { try PluginRegistry.inspect(path: path) }
         // Refused before dlopen: not even the module's constructor ran.
         #expect(!FileManager.default.fileExists(atPath: marker))

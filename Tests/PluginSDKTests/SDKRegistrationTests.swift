@@ -23,7 +23,7 @@ import Testing
 
     @Test func versionsComeFromTheHeader() {
         #expect(ABIVersion.abi == ABIVersion.make(magic: 0x564d, major: 1, minor: 0))
-        #expect(ABIVersion.deviceHelpers == ABIVersion.make(magic: 0xa012, major: 1, minor: 1))
+        #expect(ABIVersion.deviceHelpers == ABIVersion.make(magic: 0xa012, major: 1, minor: 2))
         #expect(ABIVersion.driverInstance == ABIVersion.make(magic: 0xa021, major: 1, minor: 0))
     }
 

@@ -49,6 +49,25 @@ struct SDKServiceTests {
         #expect(h.vmm.irqHistory.map(\.level) == [1, 1])
     }
 
+    /// The device clock (helpers 1.2) with the kit's controllable clock: a periodic device that re-arms at each
+    /// deadline plus its period ticks exactly once per period, reading the clock at each deadline.
+    @Test func periodicTimerOnTheDeviceClock() throws {
+        let h = try harness([DeviceConfig(name: "SDKPeriodic")])
+        let start = h.vmm.deviceClock
+        h.portOut(0x720, size: 4, value: 1_000_000)  // 1 ms
+        #expect(h.portIn(0x728, size: 4).value == 0)
+        #expect(h.vmm.timers.first?.deadline == start + 1_000_000)
+        #expect(h.vmm.timers.first?.armedNanoseconds == nil)
+        #expect(h.vmm.advanceDeviceClock(by: 999_999).isEmpty)
+        let fired = h.vmm.advanceDeviceClock(by: 9_500_001)
+        #expect(fired == Array(repeating: 1, count: 10))
+        #expect(h.portIn(0x720, size: 4).value == 10)
+        #expect(h.portIn(0x724, size: 4).value == 10_000_000)
+        #expect(h.vmm.deviceClock == start + 10_500_000)
+        #expect(h.vmm.timers.first?.deadline == start + 11_000_000)
+        #expect(h.portIn(0x728, size: 4).value == 0)
+    }
+
     @Test func guestMemoryReadAndWrite() throws {
         let h = try harness([DeviceConfig(name: "SDKMemory")])
         h.vmm.setGuestRAM(0x2000, [1, 2, 3, 0xff])

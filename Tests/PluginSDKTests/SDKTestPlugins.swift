@@ -10,7 +10,8 @@ let liveTestPlugins = Atomic<Int>(0)
 /// The in-process module entry: every SDK test type.
 let sdkTestEntry: VMHPluginEntry = { registrar, version in
     PluginExports.register(registrar, version,
-                           devices: [TimerDevice.self, MemoryDevice.self, EchoDevice.self, ConfigDevice.self],
+                           devices: [TimerDevice.self, MemoryDevice.self, EchoDevice.self, ConfigDevice.self,
+                                     PeriodicDevice.self],
                            drivers: [EchoDriver.self])
 }
 
@@ -41,6 +42,61 @@ final class TimerDevice: DevicePlugin {
         case 0: try? timer?.arm(nanoseconds: UInt64(value))
         case 1: try? timer?.stop()
         default: break
+        }
+    }
+}
+
+/// `SDKPeriodic`: a periodic tick on the device clock. Ports 0x720..0x72b: writing a period (ns) to offset 0 starts
+/// ticking (first tick one period after the device clock's value then); each tick re-arms at its own deadline plus
+/// the period. Offset 0 reads the number of ticks, offset 4 the device time of the last tick less the start,
+/// offset 8 the status of the last helper call (0 or the negative VMH status).
+final class PeriodicDevice: DevicePlugin {
+    static let name = "SDKPeriodic"
+    private let context: DeviceContext
+    private var timer: DeviceTimer?
+    private var period: UInt64 = 0
+    private var start: UInt64 = 0
+    private var deadline: UInt64 = 0
+    private var ticks: UInt32 = 0
+    private var lastTick: UInt64 = 0
+    private var status: Int32 = 0
+
+    init(context: DeviceContext) throws {
+        self.context = context
+        timer = try context.createTimer(description: "tick") { [unowned self] in tick() }
+        try context.registerPorts(base: 0x720, count: 12, description: "periodic", read: { [unowned self] offset, _ in
+            switch offset {
+            case 0: ticks
+            case 4: UInt32(truncatingIfNeeded: lastTick &- start)
+            case 8: UInt32(bitPattern: status)
+            default: 0xffff_ffff
+            }
+        }, write: { [unowned self] offset, _, value in
+            guard offset == 0 else { return }
+            run { () throws(PluginError) in
+                period = UInt64(value)
+                start = try context.deviceClockNanoseconds()
+                deadline = start + period
+                try timer?.arm(atDeviceClock: deadline)
+            }
+        })
+    }
+
+    private func tick() {
+        run { () throws(PluginError) in
+            lastTick = try context.deviceClockNanoseconds()
+            ticks += 1
+            deadline += period
+            try timer?.arm(atDeviceClock: deadline)
+        }
+    }
+
+    private func run(_ body: () throws(PluginError) -> Void) {
+        do throws(PluginError) {
+            try body()
+            status = 0
+        } catch {
+            status = error.status.rawValue
         }
     }
 }

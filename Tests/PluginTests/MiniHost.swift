@@ -159,7 +159,7 @@ private func configError(_ s: MiniInstanceState?, _ key: UnsafePointer<CChar>?,
 
 nonisolated(unsafe) let miniDevHlp: UnsafeMutablePointer<VMHDevHlp> = {
     var h = VMHDevHlp()
-    h.version = miniVersion(0xa012, 1, 1)
+    h.version = miniVersion(0xa012, 1, 2)
     h.versionEnd = h.version
     h.log = { ins, _, message in
         guard let message else { return }

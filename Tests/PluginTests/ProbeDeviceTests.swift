@@ -22,7 +22,7 @@ struct ProbeDeviceTests {
         for reg in [probe, first] {
             #expect(reg.pointee.version == miniVersion(0xa010, 1, 0))
             #expect(reg.pointee.versionEnd == reg.pointee.version)
-            #expect(reg.pointee.hlpVersion == miniVersion(0xa012, 1, 1))
+            #expect(reg.pointee.hlpVersion == miniVersion(0xa012, 1, 2))
             #expect(reg.pointee.maxInstances > 0)
             #expect(reg.pointee.construct != nil)
         }

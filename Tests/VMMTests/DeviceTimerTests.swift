@@ -113,6 +113,51 @@ import VMM
         #expect(TimerProbeDevice.firings.withLock { $0 } == [a])
     }
 
+    /// Helpers 1.2 through the real PDM table and `MachineServices`: `deviceClockNanoseconds` is the machine's
+    /// device clock (frozen while it stands still), and `timerArmAt` fires at a device-clock deadline (at once for
+    /// one already past) and rejects a foreign timer handle.
+    @Test func deviceClockHelperAndArmingAtADeadline() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let device = try #require(pdm.deviceInstances.first)
+        let ins = device.devIns
+        let hlp = try #require(ins.pointee.hlp)
+        #expect(hlp.pointee.version & 0xff >= 2)
+        let readClock = try #require(hlp.pointee.deviceClockNanoseconds)
+        let armAt = try #require(hlp.pointee.timerArmAt)
+        let (a, b) = TimerProbeDevice.handles.withLock { $0 }
+
+        var now: UInt64 = 0
+        #expect(readClock(ins, &now) == VMH_OK)
+        let before = machine.timers.clockNanoseconds
+        #expect(now > 0 && now <= before)
+        #expect(readClock(ins, nil) == VMH_ERR_INVALID_PARAMETER)
+        machine.timers.setPaused(true)
+        var frozen: UInt64 = 0
+        #expect(readClock(ins, &frozen) == VMH_OK)
+        usleep(30_000)
+        var still: UInt64 = 0
+        #expect(readClock(ins, &still) == VMH_OK)
+        #expect(still == frozen)
+        machine.timers.setPaused(false)
+
+        // B at a deadline 30 ms of device time ahead; A at one already past fires first, at once.
+        #expect(readClock(ins, &now) == VMH_OK)
+        let armed = DispatchTime.now()
+        #expect(armAt(ins, b, now + 30_000_000) == VMH_OK)
+        #expect(armAt(ins, a, now - 1) == VMH_OK)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - armed.uptimeNanoseconds) / 1e6
+        #expect(TimerProbeDevice.firings.withLock { $0 } == [a, b])
+        #expect(waited >= 25, "B fired \(waited) ms after arming for 30 ms")
+        var after: UInt64 = 0
+        #expect(readClock(ins, &after) == VMH_OK)
+        #expect(after >= now + 30_000_000)
+        #expect(armAt(ins, 99, now) == VMH_ERR_INVALID_PARAMETER)
+    }
+
     @Test func armingFarBeyondTheClockRangeNeverFires() throws {
         TimerProbeDevice.reset()
         let (machine, pdm) = try Self.machineWithProbe()

@@ -76,8 +76,9 @@ extern "C" {
 #define VMH_DEVREG_VERSION       VMH_VERSION_MAKE(0xa010, 1, 0)
 /** VMHDevIns. */
 #define VMH_DEVINS_VERSION       VMH_VERSION_MAKE(0xa011, 1, 0)
-/** VMHDevHlp. Minor 1 added ioEventFdRegister, irqFdRegister and kernelCmdlineAppend (former reserved slots). */
-#define VMH_DEVHLP_VERSION       VMH_VERSION_MAKE(0xa012, 1, 1)
+/** VMHDevHlp. Minor 1 added ioEventFdRegister, irqFdRegister and kernelCmdlineAppend; minor 2 added
+ *  deviceClockNanoseconds and timerArmAt (all in former reserved slots). */
+#define VMH_DEVHLP_VERSION       VMH_VERSION_MAKE(0xa012, 1, 2)
 /** VMHDriverReg. */
 #define VMH_DRVREG_VERSION       VMH_VERSION_MAKE(0xa020, 1, 0)
 /** VMHDrvIns. */
@@ -458,7 +459,8 @@ struct VMHDevHlp {
     int   (*timerArm)(VMHDevIns *ins, uint64_t timer, uint64_t nanoseconds);
     /** Disarm `timer`. */
     int   (*timerStop)(VMHDevIns *ins, uint64_t timer);
-    /** Monotonic host clock in nanoseconds. */
+    /** Monotonic host clock in nanoseconds. It runs on while the VM is suspended; for the clock timers run on,
+     *  use deviceClockNanoseconds (minor 2). */
     uint64_t (*clockNanoseconds)(VMHDevIns *ins);
     /** Ask the VM to power off and the `vmhost` process to exit with `exitStatus` once it is off (used by
      *  debug-exit devices). Returns at once; the power-off happens after the current exit is handled. */
@@ -486,7 +488,18 @@ struct VMHDevHlp {
      *  VMH_ERR_NOT_SUPPORTED when the host boots no kernel (e.g. the test kit). */
     int   (*kernelCmdlineAppend)(VMHDevIns *ins, const char *word);
 
-    VMHReservedFn reserved[13];       /**< Later minors take these slots (16 before minor 1). */
+    /* --- The device clock (minor 2) --- */
+    /** Store the VM's device clock, in nanoseconds, in *now: the clock timers run on. It counts only the time the
+     *  VM was not suspended (it stands still from SUSPENDED until the VM runs again), so a counter a device
+     *  derives from it (a PIT count, an HPET main counter, a timestamp register) does not jump at a resume. Its
+     *  origin is arbitrary: use differences. Any thread. VMH_ERR_NOT_SUPPORTED when no VMM runs the device. */
+    int   (*deviceClockNanoseconds)(VMHDevIns *ins, uint64_t *now);
+    /** Arm `timer` to fire when the device clock reaches `deadline` (a deviceClockNanoseconds value; one already
+     *  past fires at once), replacing any earlier deadline. A periodic device arms each period at the previous
+     *  deadline plus the period, so its ticks never drift by the callback's own latency. Any thread. */
+    int   (*timerArmAt)(VMHDevIns *ins, uint64_t timer, uint64_t deadline);
+
+    VMHReservedFn reserved[11];       /**< Later minors take these slots (16 before minor 1, 13 before minor 2). */
     uint32_t versionEnd;              /**< VMH_DEVHLP_VERSION again. */
 };
 

@@ -38,6 +38,10 @@ public protocol VMMServices: AnyObject, Sendable {
     func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32
     /// `kernelCmdlineAppend` (default: VMH_ERR_NOT_SUPPORTED). The PDM has checked the word and the phase.
     func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32
+    /// `deviceClockNanoseconds`: the clock the device's timers run on (default: nil, not supported).
+    func deviceClockNanoseconds(device: DeviceInstance) -> UInt64?
+    /// `timerArmAt`: arm `timer` for device-clock time `deadline` (default: VMH_ERR_NOT_SUPPORTED).
+    func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32
 }
 
 /// Kernel event bindings (device helpers minor 1): optional; a VMM without them answers VMH_ERR_NOT_SUPPORTED
@@ -54,6 +58,14 @@ extension VMMServices {
     }
     /// Add `word` to the guest's kernel command line.
     public func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32 { VMH_ERR_NOT_SUPPORTED }
+}
+
+/// The device clock (device helpers minor 2): optional; a VMM without it answers VMH_ERR_NOT_SUPPORTED.
+extension VMMServices {
+    /// The device clock now (ns), or nil when this VMM has none.
+    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? { nil }
+    /// Arm `timer` (owned by `device`) to fire when the device clock reaches `deadline`.
+    public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
 }
 
 /// The services of a PDM with no VMM behind it: every method returns VMH_ERR_NOT_SUPPORTED.

@@ -126,6 +126,16 @@ nonisolated(unsafe) let deviceHelperTable: UnsafePointer<VMHDevHlp> = {
         else { return VMH_ERR_INVALID_PARAMETER }
         return dev.services.appendKernelCommandLine(device: dev, word: text)
     }
+    h.deviceClockNanoseconds = { ins, now in
+        guard let dev = deviceInstance(ins), let now else { return VMH_ERR_INVALID_PARAMETER }
+        guard let clock = dev.services.deviceClockNanoseconds(device: dev) else { return VMH_ERR_NOT_SUPPORTED }
+        now.pointee = clock
+        return VMH_OK
+    }
+    h.timerArmAt = { ins, timer, deadline in
+        guard let dev = deviceInstance(ins) else { return VMH_ERR_INVALID_PARAMETER }
+        return dev.services.timerArmAt(device: dev, timer: timer, deadline: deadline)
+    }
     let table = UnsafeMutablePointer<VMHDevHlp>.allocate(capacity: 1)
     table.initialize(to: h)
     return UnsafePointer(table)
