@@ -20,9 +20,10 @@ final class ELFSource: Sendable {
     /// Size in bytes when opened.
     let size: UInt64
 
-    /// Opens the regular file at `path`.
+    /// Opens the regular file at `path`. O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+    /// before the regular-file check could refuse it (the flag does not change reads of a regular file).
     init(path: String) throws(ELFError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             if code == ENOENT || code == ENOTDIR { throw .notFound(path: path) }

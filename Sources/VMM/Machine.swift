@@ -41,7 +41,7 @@ public final class Machine: @unchecked Sendable {
     public let timers = DeviceTimers()
     /// What `loadPVHKernel` loaded (kept for a reset).
     public private(set) var boot: PVHBootInfo?
-    private var kernel: (elf: ELFFile, commandLine: String)?
+    private var kernel: (image: PVHKernelImage, commandLine: String)?
     /// Each vCPU's state right after creation, restored by `resetVCPU`.
     private let initialVCPUStates: [InitialVCPUState]
     /// The interrupt controllers and the PIT right after creation, restored by `resetPlatform`.
@@ -129,8 +129,13 @@ public final class Machine: @unchecked Sendable {
 
     private func load(_ elf: ELFFile, commandLine: String) throws(MachineError) -> PVHBootInfo {
         let info: PVHBootInfo
-        do { info = try PVHLoader(memory: memory).load(elf, commandLine: commandLine) } catch { throw .load(error) }
-        kernel = (elf, commandLine)
+        let image: PVHKernelImage
+        do {
+            let loader = PVHLoader(memory: memory)
+            image = try loader.image(of: elf)
+            info = try loader.load(image, commandLine: commandLine)
+        } catch { throw .load(error) }
+        kernel = (image, commandLine)
         boot = info
         try resetVCPU(0)
         return info
@@ -159,12 +164,13 @@ public final class Machine: @unchecked Sendable {
         } catch { throw .kvm(error) }
     }
 
-    /// Reloads the kernel image and boot data into RAM (for a VM reset: the guest may have overwritten them).
-    /// vCPU state is reset separately by `resetVCPU` on each EMT.
+    /// Reloads the kernel image and boot data into RAM (for a VM reset: the guest may have overwritten them), from
+    /// the image read at boot: a kernel file changed since does not reach a running VM. vCPU state is reset
+    /// separately by `resetVCPU` on each EMT.
     public func reloadKernel() throws(MachineError) {
         guard let kernel else { return }
         do {
-            boot = try PVHLoader(memory: memory).load(kernel.elf, commandLine: kernel.commandLine)
+            boot = try PVHLoader(memory: memory).load(kernel.image, commandLine: kernel.commandLine)
         } catch { throw .load(error) }
     }
 

@@ -19,6 +19,25 @@ public struct PVHBootInfo: Sendable, Equatable {
     public let loadedRanges: [Range<UInt64>]
 }
 
+/// A PVH kernel as read from its file and checked against a guest RAM: the entry point and the bytes of every
+/// loadable segment.
+public struct PVHKernelImage: Sendable {
+    /// One PT_LOAD segment: `bytes` (its file part) go to `physicalAddress`, the rest up to `memorySize` is zeroed.
+    public struct Segment: Sendable {
+        public let index: Int
+        public let physicalAddress: UInt64
+        public let memorySize: UInt64
+        public let bytes: [UInt8]
+    }
+
+    /// The kernel file.
+    public let path: String
+    /// The 32-bit entry point from `XEN_ELFNOTE_PHYS32_ENTRY`.
+    public let entryPoint: UInt32
+    /// The segments, in program-header order.
+    public let segments: [Segment]
+}
+
 /// Loads an ELF kernel for the PVH boot protocol: finds the `XEN_ELFNOTE_PHYS32_ENTRY` note, copies every PT_LOAD
 /// segment to its physical address (zeroing the bss part), writes `hvm_start_info` (version 1), the command line and
 /// the memory map into low memory, and puts the BSP into the 32-bit protected-mode state the protocol defines.
@@ -53,17 +72,20 @@ public struct PVHLoader {
 
     /// Loads an already-parsed kernel.
     public func load(_ elf: ELFFile, commandLine: String) throws(PVHLoadError) -> PVHBootInfo {
+        try load(try image(of: elf), commandLine: commandLine)
+    }
+
+    /// Checks `elf` against this guest RAM and reads its loadable segments: the image `load(_:commandLine:)`
+    /// copies in, and copies in again at every reset (the guest gets the image it booted even if the file changes
+    /// meanwhile; the file is read once).
+    public func image(of elf: ELFFile) throws(PVHLoadError) -> PVHKernelImage {
         let path = elf.path
         guard elf.machine == .x86_64 || elf.machine == .i386 else {
             throw .wrongMachine(path: path, machine: elf.machine.description)
         }
         let entry = try Self.entryPoint(of: elf)
-        let commandLineBytes = Array(commandLine.utf8)
-        guard commandLineBytes.count < Self.commandLineCapacity else {
-            throw .commandLineTooLong(path: path, length: commandLineBytes.count, maximum: Self.commandLineCapacity - 1)
-        }
 
-        // Check every segment before writing anything.
+        // Check every segment before reading or writing anything.
         let segments = elf.loadSegments.filter { $0.memorySize > 0 }
         guard !segments.isEmpty else { throw .noLoadableSegment(path: path) }
         var ranges: [Range<UInt64>] = []
@@ -85,17 +107,34 @@ public struct PVHLoader {
         guard ranges.contains(where: { $0.contains(UInt64(entry)) }) || memory.contains(UInt64(entry), count: 1) else {
             throw .entryOutsideRAM(path: path, entry: UInt64(entry))
         }
-
-        // Copy the segments, zero the bss parts.
+        var loaded: [PVHKernelImage.Segment] = []
         for s in segments {
             do {
-                let bytes = try elf.bytes(of: s)
-                try memory.write(bytes, at: s.physicalAddress)
-                if s.memorySize > s.fileSize {
-                    try memory.zero(at: s.physicalAddress + s.fileSize, count: s.memorySize - s.fileSize)
+                loaded.append(PVHKernelImage.Segment(index: s.index, physicalAddress: s.physicalAddress,
+                                                     memorySize: s.memorySize, bytes: try elf.bytes(of: s)))
+            } catch {
+                throw .invalidELF(error)
+            }
+        }
+        return PVHKernelImage(path: path, entryPoint: entry, segments: loaded)
+    }
+
+    /// Copies `image` into guest RAM (zeroing the bss parts) and writes the boot data for `commandLine`.
+    public func load(_ image: PVHKernelImage, commandLine: String) throws(PVHLoadError) -> PVHBootInfo {
+        let path = image.path
+        let entry = image.entryPoint
+        let commandLineBytes = Array(commandLine.utf8)
+        guard commandLineBytes.count < Self.commandLineCapacity else {
+            throw .commandLineTooLong(path: path, length: commandLineBytes.count, maximum: Self.commandLineCapacity - 1)
+        }
+        let ranges = image.segments.map { $0.physicalAddress..<($0.physicalAddress + $0.memorySize) }
+        for s in image.segments {
+            do {
+                try memory.write(s.bytes, at: s.physicalAddress)
+                let fileSize = UInt64(s.bytes.count)
+                if s.memorySize > fileSize {
+                    try memory.zero(at: s.physicalAddress + fileSize, count: s.memorySize - fileSize)
                 }
-            } catch let e as ELFError {
-                throw .invalidELF(e)
             } catch {
                 throw .segmentOutsideRAM(path: path, index: s.index, start: s.physicalAddress,
                                          end: s.physicalAddress + s.memorySize)

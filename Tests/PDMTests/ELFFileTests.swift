@@ -297,6 +297,24 @@ import Testing
         #expect(parsed > 0 && refused > 0)
     }
 
+    /// A FIFO given as a plugin or kernel path is refused at once (opening it for reading would wait for a writer).
+    @Test func aFIFOIsRefusedWithoutWaiting() throws {
+        let dir = try TestFixtures.makeTemporaryDirectory("elf-fifo")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("libFifo.so").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // Should the open block after all, a writer turns up after 5 s so the test fails instead of hanging.
+        let unblock = Thread {
+            Thread.sleep(forTimeInterval: 5)
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+        }
+        unblock.start()
+        let start = Date()
+        #expect(throws: ELFError.unreadable(path: fifo, reason: "not a regular file")) { try ELFFile(path: fifo) }
+        #expect(Date().timeIntervalSince(start) < 2)
+    }
+
     /// A file cut short after it was parsed (a plugin rebuilt under a running host, a guest image overwritten)
     /// makes reading a segment throw `.unreadable`, naming the file: no crash, no stale bytes.
     @Test func fileShrinkingAfterOpeningIsAnError() throws {

@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import KVM
 import Testing
 import VMM
@@ -47,6 +49,32 @@ import VMM
         #expect(sregs.cr0 & 0x8000_0000 == 0)  // paging off
         #expect(sregs.cs.db == 1 && sregs.cs.l == 0 && sregs.cs.limit == 0xffff_ffff)
         #expect(sregs.efer == 0)
+    }
+
+    /// A reset reloads the image the VM booted, even when the kernel file was overwritten (same size) or cut
+    /// short since: the file is read once, at load.
+    @Test func reloadAfterResetUsesTheImageReadAtBoot() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vmhost-reload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("hello.elf").path
+        try FileManager.default.copyItem(atPath: TestGuests.path("hello"), toPath: copy)
+        let machine = try Machine(configuration: MachineConfiguration(memorySize: 64 << 20))
+        let info = try machine.loadPVHKernel(path: copy, commandLine: "")
+        let range = try #require(info.loadedRanges.first)
+        let count = Int(min(range.count, 4096))
+        let booted = try machine.memory.bytes(at: range.lowerBound, count: count)
+        #expect(booted.contains { $0 != 0 })
+
+        let size = try #require(FileManager.default.attributesOfItem(atPath: copy)[.size] as? NSNumber).intValue
+        try Data(repeating: 0xaa, count: size).write(to: URL(fileURLWithPath: copy))  // same size, other bytes
+        try machine.memory.zero(at: range.lowerBound, count: UInt64(count))          // the guest scribbled
+        try machine.reloadKernel()
+        #expect(try machine.memory.bytes(at: range.lowerBound, count: count) == booted)
+
+        #expect(truncate(copy, 0) == 0)
+        try machine.reloadKernel()
+        #expect(try machine.memory.bytes(at: range.lowerBound, count: count) == booted)
     }
 
     @Test func helloReachesRing3AndWritesItsLine() throws {
