@@ -23,14 +23,16 @@ public final class ControlServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     /// The listening channel, once the event loop has taken the socket.
     private let channel: EventLoopFuture<any Channel>
+    private let listening: ListeningSocket
     private let closed = Atomic<Bool>(false)
 
     private init(socketPath: String, service: ControlService, group: MultiThreadedEventLoopGroup,
-                 channel: EventLoopFuture<any Channel>) {
+                 channel: EventLoopFuture<any Channel>, listening: ListeningSocket) {
         self.socketPath = socketPath
         self.service = service
         self.group = group
         self.channel = channel
+        self.listening = listening
     }
 
     /// Starts serving `vm` on `socketPath` (`listen`, `waitUntilServing`, `attach`).
@@ -65,29 +67,33 @@ public final class ControlServer: Sendable {
                               logger: Logger = Logger(label: "vmhost.api")) throws(ControlServerError) -> ControlServer {
         let uid = geteuid()
         try SocketSecurity.checkBeforeBind(path: socketPath, uid: uid)
-        let descriptor = try ListeningSocket.open(path: socketPath, uid: uid, backlog: 64)
+        let listening = try ListeningSocket.open(path: socketPath, uid: uid)
         timeline.mark(.apiSocketReady)
         let service = ControlService(timeline: timeline, limits: limits, ownerUID: uid, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         group.next().execute { _ = threadPriority.apply() }
         service.runner.applyPriority(threadPriority)
         let channel = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.backlog, value: ListeningSocket.backlog)
             .childChannelOption(.maxMessagesPerRead, value: 8)
             .childChannelInitializer { channel in
                 ControlServer.initializeConnection(channel, service: service)
             }
-            .withBoundSocket(descriptor)
+            .withBoundSocket(listening.descriptor)
         channel.whenFailure { error in
             logger.critical("control API on \(socketPath): the event loop cannot serve the socket: \(error)")
         }
         logger.info("control API listening on \(socketPath)")
-        return ControlServer(socketPath: socketPath, service: service, group: group, channel: channel)
+        return ControlServer(socketPath: socketPath, service: service, group: group, channel: channel,
+                             listening: listening)
     }
 
-    /// Waits until the event loop serves the socket; throws if it could not take it. Not on the server's event
-    /// loop.
+    /// Waits until the event loop serves the socket; throws if it could not take it or the server is closed. Not
+    /// on the server's event loop.
     public func waitUntilServing() throws(ControlServerError) {
+        guard !closed.load(ordering: .sequentiallyConsistent) else {
+            throw .socketFailed(path: socketPath, reason: "the server is closed")
+        }
         do {
             _ = try channel.wait()
         } catch {
@@ -134,7 +140,7 @@ public final class ControlServer: Sendable {
         try? group.next().submit {}.wait()
         try? group.next().submit {}.wait()
         try? group.syncShutdownGracefully()
-        unlink(socketPath)
+        listening.remove()
     }
 
     // MARK: Connections

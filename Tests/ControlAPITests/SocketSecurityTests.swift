@@ -1,3 +1,6 @@
+import Synchronization
+import Foundation
+import Dispatch
 import ControlAPI
 import Glibc
 import Logging
@@ -86,18 +89,7 @@ import VMM
         let dir = makePrivateDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/api.sock"
-        // A socket bound and closed without unlinking: what a killed process leaves.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0)
-        close(fd)
+        leaveStaleSocket(at: path)
         var st = stat()
         #expect(lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK)
 
@@ -108,6 +100,79 @@ import VMM
         defer { client.close() }
         #expect(try client.request(.GET, "/vm").decode(VMStatusResponse.self).state == "creating")
         #expect(lstat(path, &st) == 0 && st.st_mode & 0o777 == 0o600)
+    }
+
+    /// Two VM processes started on one path at the same instant (threads here, racing through the same steps):
+    /// exactly one serves it, the other is told the socket is in use — never both "succeeding" with one left on
+    /// a deleted file, never both failing. Closing the winner removes its socket and the lock file.
+    @Test func twoServersStartingOnOnePathAtOnce() throws {
+        let dir = makePrivateDirectory()
+        defer { removeDirectory(dir) }
+        let path = dir + "/api.sock"
+        for round in 0..<60 {
+            if round % 2 == 1 { leaveStaleSocket(at: path) }
+            let go = DispatchSemaphore(value: 0)
+            let done = DispatchGroup()
+            let results = Mutex<[Result<ControlServer, ControlServerError>]>([])
+            for _ in 0..<2 {
+                done.enter()
+                Thread.detachNewThread {
+                    go.wait()
+                    let result = Result { () throws(ControlServerError) in
+                        try ControlServer.listen(socketPath: path, logger: quietLogger())
+                    }
+                    results.withLock { $0.append(result) }
+                    done.leave()
+                }
+            }
+            go.signal()
+            go.signal()
+            done.wait()
+            let all = results.withLock { $0 }
+            let servers = all.compactMap { try? $0.get() }
+            let errors = all.compactMap { if case let .failure(error) = $0 { error } else { nil } }
+            #expect(servers.count == 1, "round \(round): \(errors)")
+            #expect(errors == [.socketInUse(path: path)], "round \(round)")
+            guard let server = servers.first else { continue }
+            let client = try ControlClient.connect(socketPath: path, defaultTimeoutMilliseconds: 30_000)
+            #expect(try client.request(.GET, "/vm").status == 200)
+            client.close()
+            server.close()
+            #expect(access(path, F_OK) != 0 && access(path + ".lock", F_OK) != 0, "round \(round)")
+        }
+    }
+
+    /// A server removes only the socket it bound: if the file at its path was replaced meanwhile (by hand, or by
+    /// a server that takes no lock), closing leaves the replacement alone.
+    @Test func closeRemovesOnlyItsOwnSocket() throws {
+        let dir = makePrivateDirectory()
+        defer { removeDirectory(dir) }
+        let path = dir + "/api.sock"
+        let server = try ControlServer.listen(socketPath: path, logger: quietLogger())
+        unlink(path)
+        leaveStaleSocket(at: path)
+        var before = stat()
+        #expect(lstat(path, &before) == 0)
+        server.close()
+        var after = stat()
+        #expect(lstat(path, &after) == 0 && after.st_ino == before.st_ino)
+        #expect(throws: ControlServerError.socketFailed(path: path, reason: "the server is closed")) {
+            try server.waitUntilServing()
+        }
+    }
+
+    /// Binds a socket at `path` and closes it without unlinking: what a killed server leaves behind.
+    private func leaveStaleSocket(at path: String) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        close(fd)
     }
 
     /// `listen` returns with the socket accepting while the event loop may still be starting: a client that
