@@ -79,6 +79,8 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         public var armedNanoseconds: UInt64?
         /// Device-clock deadline of the last arm (either helper), nil when stopped or fired.
         public var deadline: UInt64?
+        /// Bumped by every arm, stop and firing (so a firing chosen before a stop is not delivered).
+        var generation: UInt64 = 0
     }
 
     struct State {
@@ -190,7 +192,8 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
     /// Records the arm in `timers` (fire it with `fireTimer`, or let `advanceDeviceClock` reach its deadline).
     public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
         state.withLock { s in
-            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[i].generation &+= 1
             s.timers[Int(timer) - 1].armedNanoseconds = nanoseconds
             let (sum, overflow) = s.deviceClock.addingReportingOverflow(nanoseconds)
             s.timers[Int(timer) - 1].deadline = overflow ? .max : sum
@@ -201,7 +204,8 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
     /// Records the device-clock deadline in `timers`.
     public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 {
         state.withLock { s in
-            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[i].generation &+= 1
             s.timers[Int(timer) - 1].armedNanoseconds = nil
             s.timers[Int(timer) - 1].deadline = deadline
             return VMH_OK
@@ -209,7 +213,16 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
     }
 
     /// The fake device clock: it moves only with `advanceDeviceClock` (it starts at 1 s).
-    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? { state.withLock { $0.deviceClock } }
+    public func deviceClockNanoseconds(device: DeviceInstance, now: inout UInt64) -> Int32 {
+        now = state.withLock { $0.deviceClock }
+        return VMH_OK
+    }
+
+    /// The index of timer `handle` if `device` created it (the VMM refuses another device's handle too).
+    private static func index(_ handle: UInt64, of device: DeviceInstance, in s: State) -> Int? {
+        guard handle >= 1, handle <= UInt64(s.timers.count), s.timers[Int(handle) - 1].device === device else { return nil }
+        return Int(handle) - 1
+    }
 
     /// The fake device clock now.
     public var deviceClock: UInt64 { state.withLock { $0.deviceClock } }
@@ -226,16 +239,28 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
             return overflow ? UInt64.max : sum
         }
         var fired: [UInt64] = []
-        while true {
-            let next: UInt64? = state.withLock { s in
+        while fired.count < 100_000 {
+            // Take the earliest due timer (ties: lowest handle) and disarm it in one step, as the VMM's timer
+            // thread does: a stop or re-arm from another thread after this point wins over this firing.
+            let next: (index: Int, generation: UInt64)? = state.withLock { s in
                 let due = s.timers.indices.filter { s.timers[$0].deadline.map { $0 <= target } ?? false }
                 guard let first = due.min(by: { s.timers[$0].deadline! < s.timers[$1].deadline! }) else { return nil }
                 s.deviceClock = max(s.deviceClock, s.timers[first].deadline!)
-                return UInt64(first + 1)
+                s.timers[first].deadline = nil
+                s.timers[first].armedNanoseconds = nil
+                s.timers[first].generation &+= 1
+                return (first, s.timers[first].generation)
             }
-            guard let handle = next, fired.count < 100_000 else { break }
-            fireTimer(handle)
-            fired.append(handle)
+            guard let next else { break }
+            let timer = state.withLock { $0.timers[next.index] }
+            let handle = UInt64(next.index + 1)
+            // Under the device lock, and only if nothing re-armed or stopped it since it was taken.
+            let delivered: Bool = timer.device.withLock {
+                guard state.withLock({ $0.timers[next.index].generation == next.generation }) else { return false }
+                timer.callback(timer.device.devIns, timer.user, handle)
+                return true
+            }
+            if delivered { fired.append(handle) }
         }
         state.withLock { $0.deviceClock = max($0.deviceClock, target) }
         return fired
@@ -244,7 +269,8 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
     /// Disarms the timer in `timers`.
     public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
         state.withLock { s in
-            guard timer >= 1, timer <= UInt64(s.timers.count) else { return VMH_ERR_INVALID_PARAMETER }
+            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
+            s.timers[i].generation &+= 1
             s.timers[Int(timer) - 1].armedNanoseconds = nil
             s.timers[Int(timer) - 1].deadline = nil
             return VMH_OK
@@ -273,6 +299,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
             guard handle >= 1, handle <= UInt64(s.timers.count) else { return nil }
             s.timers[Int(handle) - 1].armedNanoseconds = nil
             s.timers[Int(handle) - 1].deadline = nil
+            s.timers[Int(handle) - 1].generation &+= 1
             return s.timers[Int(handle) - 1]
         }
         guard let timer else { return false }

@@ -122,8 +122,10 @@ public final class MachineServices: VMMServices, @unchecked Sendable {
     }
 
     /// The machine's device clock (the one its timers run on).
-    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? {
-        machine?.timers.clockNanoseconds
+    public func deviceClockNanoseconds(device: DeviceInstance, now: inout UInt64) -> Int32 {
+        guard let machine else { return VMH_ERR_WRONG_STATE }
+        now = machine.timers.clockNanoseconds
+        return VMH_OK
     }
 
     public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {

@@ -21,21 +21,21 @@ public struct PVHBootInfo: Sendable, Equatable {
 
 /// A PVH kernel as read from its file and checked against a guest RAM: the entry point and the bytes of every
 /// loadable segment.
-public struct PVHKernelImage: Sendable {
+struct PVHKernelImage: Sendable {
     /// One PT_LOAD segment: `bytes` (its file part) go to `physicalAddress`, the rest up to `memorySize` is zeroed.
-    public struct Segment: Sendable {
-        public let index: Int
-        public let physicalAddress: UInt64
-        public let memorySize: UInt64
-        public let bytes: [UInt8]
+    struct Segment: Sendable {
+        let index: Int
+        let physicalAddress: UInt64
+        let memorySize: UInt64
+        let bytes: [UInt8]
     }
 
     /// The kernel file.
-    public let path: String
+    let path: String
     /// The 32-bit entry point from `XEN_ELFNOTE_PHYS32_ENTRY`.
-    public let entryPoint: UInt32
+    let entryPoint: UInt32
     /// The segments, in program-header order.
-    public let segments: [Segment]
+    let segments: [Segment]
 }
 
 /// Loads an ELF kernel for the PVH boot protocol: finds the `XEN_ELFNOTE_PHYS32_ENTRY` note, copies every PT_LOAD
@@ -78,7 +78,7 @@ public struct PVHLoader {
     /// Checks `elf` against this guest RAM and reads its loadable segments: the image `load(_:commandLine:)`
     /// copies in, and copies in again at every reset (the guest gets the image it booted even if the file changes
     /// meanwhile; the file is read once).
-    public func image(of elf: ELFFile) throws(PVHLoadError) -> PVHKernelImage {
+    func image(of elf: ELFFile) throws(PVHLoadError) -> PVHKernelImage {
         let path = elf.path
         guard elf.machine == .x86_64 || elf.machine == .i386 else {
             throw .wrongMachine(path: path, machine: elf.machine.description)
@@ -119,8 +119,9 @@ public struct PVHLoader {
         return PVHKernelImage(path: path, entryPoint: entry, segments: loaded)
     }
 
-    /// Copies `image` into guest RAM (zeroing the bss parts) and writes the boot data for `commandLine`.
-    public func load(_ image: PVHKernelImage, commandLine: String) throws(PVHLoadError) -> PVHBootInfo {
+    /// Copies `image` (made by `image(of:)` for this guest RAM, so every segment fits) into guest RAM, zeroing the
+    /// bss parts, and writes the boot data for `commandLine`.
+    func load(_ image: PVHKernelImage, commandLine: String) throws(PVHLoadError) -> PVHBootInfo {
         let path = image.path
         let entry = image.entryPoint
         let commandLineBytes = Array(commandLine.utf8)

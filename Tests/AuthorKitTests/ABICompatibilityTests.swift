@@ -37,6 +37,23 @@ struct ABICompatibilityTests {
         #expect(h.portIn(0x520, size: 4).value == 11)
     }
 
+    /// A plugin built against the frozen device-helpers 1.1 header (the minor before the device clock) loads and
+    /// runs on this host.
+    @Test func pluginBuiltAgainstFrozenDeviceHelpers11LoadsAndRuns() throws {
+        let so = try compileTally(header: Workspace.frozenHeader11Directory, label: "abi11")
+        let h = PluginTestHarness()
+        let module = try h.loadPlugin(path: so.path)
+        let note = try #require(module.abiNote)
+        let helpers = try #require(note.version(of: .deviceHelpers))
+        #expect(helpers.major == 1 && helpers.minor == 1)
+        #expect(ABITable.deviceHelpers.hostVersion.minor > helpers.minor)
+        h.addDevice(DeviceConfig(name: "Tally"))
+        try h.construct()
+        try h.powerOn()
+        h.portOut(0x520, size: 4, value: 7)
+        #expect(h.portIn(0x520, size: 4).value == 7)
+    }
+
     /// The frozen fixture is truly older than this host in at least one table (so the test above loads a plugin
     /// of an older minor, not merely an equal one).
     @Test func frozenHeaderIsOlderThanTheHost() throws {

@@ -25,9 +25,11 @@ import Testing
         #expect(cxx.status == 0, "\(cxx)")
     }
 
-    @Test func frozenHeaderCompilesAloneUnderStrictC11() throws {
-        let outcome = try compileAlone(Workspace.frozenHeaderDirectory, flags: Workspace.strictC)
-        #expect(outcome.status == 0, "\(outcome)")
+    @Test func frozenHeadersCompileAloneUnderStrictC11() throws {
+        for header in [Workspace.frozenHeaderDirectory, Workspace.frozenHeader11Directory] {
+            let outcome = try compileAlone(header, flags: Workspace.strictC)
+            #expect(outcome.status == 0, "\(header.lastPathComponent): \(outcome)")
+        }
     }
 
     /// The strict flags really reject a warning (so the tests above can fail).
@@ -37,18 +39,21 @@ import Testing
         #expect(outcome.status != 0)
     }
 
-    /// Prints the versions, sizes and member offsets of every versioned struct, compiled against one header.
-    private func layout(_ include: URL) throws -> [String: String] {
+    /// Prints the versions, sizes and member offsets of every versioned struct, compiled against one header, with
+    /// each of `probes` (Fixtures/*.c).
+    private func layout(_ include: URL, probes: [String] = ["abi_layout.c"]) throws -> [String: String] {
         let dir = try Workspace.temporaryDirectory("layout")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let exe = try Workspace.compileC([Workspace.fixtures.appendingPathComponent("abi_layout.c")],
-                                         includeDirectory: include, into: dir, as: "abi_layout", shared: false)
-        let outcome = try Workspace.run([exe.path])
-        try #require(outcome.status == 0, "\(outcome)")
         var values: [String: String] = [:]
-        for line in outcome.output.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        for probe in probes {
+            let exe = try Workspace.compileC([Workspace.fixtures.appendingPathComponent(probe)],
+                                             includeDirectory: include, into: dir, as: "probe", shared: false)
+            let outcome = try Workspace.run([exe.path])
+            try #require(outcome.status == 0, "\(outcome)")
+            for line in outcome.output.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+            }
         }
         return values
     }
@@ -68,5 +73,24 @@ import Testing
             #expect(oldVersion >> 8 == newVersion >> 8, "\(key): magic or major changed")
             #expect(newVersion >= oldVersion, "\(key): the current header is older than the frozen 1.0")
         }
+    }
+
+    /// Everything device helpers 1.1 added keeps its offset (and its constants their values) in the current
+    /// header, as does everything 1.0 had (checked through the 1.1 copy too).
+    @Test func currentHeaderIsLayoutCompatibleWithFrozenDeviceHelpers11() throws {
+        let probes = ["abi_layout.c", "abi_layout_1_1.c"]
+        let old = try layout(Workspace.frozenHeader11Directory, probes: probes)
+        let new = try layout(Workspace.currentHeaderDirectory, probes: probes)
+        #expect(old["offsetof.VMHDevHlp.kernelCmdlineAppend"] != nil, "the 1.1 probe printed nothing")
+        for (key, value) in old where !key.hasPrefix("version.") {
+            #expect(new[key] == value, "\(key): device helpers 1.1 had \(value), the current header has \(new[key] ?? "nothing")")
+        }
+        for (key, value) in old where key.hasPrefix("version.") {
+            let oldVersion = try #require(UInt32(value, radix: 16))
+            let newVersion = try #require(new[key].flatMap { UInt32($0, radix: 16) })
+            #expect(oldVersion >> 8 == newVersion >> 8, "\(key): magic or major changed")
+            #expect(newVersion >= oldVersion, "\(key): the current header is older than the frozen 1.1")
+        }
+        #expect(old["version.VMH_DEVHLP_VERSION"] == "a0120101")
     }
 }

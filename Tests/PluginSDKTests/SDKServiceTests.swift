@@ -68,6 +68,24 @@ struct SDKServiceTests {
         #expect(h.portIn(0x728, size: 4).value == 0)
     }
 
+    /// The kit's VMM refuses a timer handle the device did not create (as the VMM does), and a timer stopped
+    /// before the clock passes its deadline does not fire.
+    @Test func kitTimersCheckOwnershipAndStops() throws {
+        let h = try harness([DeviceConfig(name: "SDKPeriodic"), DeviceConfig(name: "SDKTimer")])
+        let periodic = try #require(h.pdm.device(named: "SDKPeriodic/0"))
+        let timerDevice = try #require(h.pdm.device(named: "SDKTimer/0"))
+        let handles = h.vmm.timers.indices.map { UInt64($0 + 1) }
+        let owned = try #require(handles.first { h.vmm.timers[Int($0) - 1].device === periodic })
+        let foreign = try #require(handles.first { h.vmm.timers[Int($0) - 1].device === timerDevice })
+        #expect(h.vmm.timerArmAt(device: periodic, timer: foreign, deadline: 0) == VMH_ERR_INVALID_PARAMETER)
+        #expect(h.vmm.timerArm(device: periodic, timer: foreign, nanoseconds: 1) == VMH_ERR_INVALID_PARAMETER)
+        #expect(h.vmm.timerStop(device: periodic, timer: foreign) == VMH_ERR_INVALID_PARAMETER)
+        #expect(h.vmm.timerArmAt(device: periodic, timer: owned, deadline: h.vmm.deviceClock + 5) == VMH_OK)
+        #expect(h.vmm.timerStop(device: periodic, timer: owned) == VMH_OK)
+        #expect(h.vmm.advanceDeviceClock(by: 10).isEmpty)
+        #expect(h.portIn(0x720, size: 4).value == 0)
+    }
+
     @Test func guestMemoryReadAndWrite() throws {
         let h = try harness([DeviceConfig(name: "SDKMemory")])
         h.vmm.setGuestRAM(0x2000, [1, 2, 3, 0xff])

@@ -158,6 +158,33 @@ import VMM
         #expect(armAt(ins, 99, now) == VMH_ERR_INVALID_PARAMETER)
     }
 
+    /// A device-clock deadline keeps its place in device time across a suspend: armed 60 ms ahead and the clock
+    /// stopped at once, it does not fire while stopped and fires ≥ 40 ms after the restart. Once the timers shut
+    /// down, arming answers VMH_ERR_WRONG_STATE.
+    @Test func aDeadlineWaitsOutASuspendAndArmingEndsWithShutdown() throws {
+        TimerProbeDevice.reset()
+        let (machine, pdm) = try Self.machineWithProbe()
+        defer { pdm.destroy() }
+        let device = try #require(pdm.deviceInstances.first)
+        let ins = device.devIns
+        let hlp = try #require(ins.pointee.hlp)
+        let readClock = try #require(hlp.pointee.deviceClockNanoseconds)
+        let armAt = try #require(hlp.pointee.timerArmAt)
+        let (a, _) = TimerProbeDevice.handles.withLock { $0 }
+        var now: UInt64 = 0
+        #expect(readClock(ins, &now) == VMH_OK)
+        #expect(armAt(ins, a, now + 60_000_000) == VMH_OK)
+        machine.timers.setPaused(true)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 0.3) == .timedOut)
+        let resumed = DispatchTime.now()
+        machine.timers.setPaused(false)
+        #expect(TimerProbeDevice.fired.wait(timeout: .now() + 10.0) == .success)
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - resumed.uptimeNanoseconds) / 1e6
+        #expect(waited >= 40, "fired \(waited) ms after the restart: the stop counted as device time")
+        machine.timers.shutdown()
+        #expect(armAt(ins, a, now) == VMH_ERR_WRONG_STATE)
+    }
+
     @Test func armingFarBeyondTheClockRangeNeverFires() throws {
         TimerProbeDevice.reset()
         let (machine, pdm) = try Self.machineWithProbe()

@@ -34,7 +34,10 @@
  *   - Port-I/O and MMIO handlers run on the vCPU thread (EMT) that took the exit. Unless a device sets
  *     VMH_DEVREG_F_THREAD_SAFE, the host serialises all callbacks of one device instance (I/O handlers, timers and
  *     power callbacks) with a per-instance lock. Drivers get no lock from the host.
- *   - asyncNotificationCompleted may be called from any thread.
+ *   - asyncNotificationCompleted may be called from any thread, as may the timer helpers (timerArm, timerArmAt,
+ *     timerStop) and the clocks. A timer is re-armed or stopped exactly only under the instance lock, i.e. from
+ *     the device's own callbacks: from another thread, a callback for the previous deadline that was already due
+ *     may still run once after the call returns.
  *
  * Status codes: VMH_OK (0) for success, a negative VMH_ERR_* for failure.
  */
@@ -492,11 +495,17 @@ struct VMHDevHlp {
     /** Store the VM's device clock, in nanoseconds, in *now: the clock timers run on. It counts only the time the
      *  VM was not suspended (it stands still from SUSPENDED until the VM runs again), so a counter a device
      *  derives from it (a PIT count, an HPET main counter, a timestamp register) does not jump at a resume. Its
-     *  origin is arbitrary: use differences. Any thread. VMH_ERR_NOT_SUPPORTED when no VMM runs the device. */
+     *  origin is arbitrary: use differences. Any thread. VMH_ERR_NOT_SUPPORTED when no VMM runs the device,
+     *  VMH_ERR_WRONG_STATE once the VM is going away. */
     int   (*deviceClockNanoseconds)(VMHDevIns *ins, uint64_t *now);
-    /** Arm `timer` to fire when the device clock reaches `deadline` (a deviceClockNanoseconds value; one already
-     *  past fires at once), replacing any earlier deadline. A periodic device arms each period at the previous
-     *  deadline plus the period, so its ticks never drift by the callback's own latency. Any thread. */
+    /** Arm `timer` to fire when the device clock reaches `deadline` (a deviceClockNanoseconds value), replacing any
+     *  earlier deadline. A deadline already reached fires at once — or, while the VM is suspended, right after the
+     *  resume. A periodic device arms each period at the previous deadline plus the period, so its ticks never
+     *  drift by the callback's own latency; after a host stall (the process stopped) deadlines already passed fire
+     *  back to back, so a device that must not burst re-arms at the first deadline after the current clock
+     *  instead. Any thread (see "Threads and locking"). VMH_ERR_INVALID_PARAMETER for a handle this instance did
+     *  not create, VMH_ERR_WRONG_STATE once the VM is going away, VMH_ERR_NOT_SUPPORTED when no VMM runs the
+     *  device. */
     int   (*timerArmAt)(VMHDevIns *ins, uint64_t timer, uint64_t deadline);
 
     VMHReservedFn reserved[11];       /**< Later minors take these slots (16 before minor 1, 13 before minor 2). */

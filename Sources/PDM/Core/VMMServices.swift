@@ -38,8 +38,8 @@ public protocol VMMServices: AnyObject, Sendable {
     func registerIRQFD(device: DeviceInstance, fd: Int32, irq: UInt32, flags: UInt32) -> Int32
     /// `kernelCmdlineAppend` (default: VMH_ERR_NOT_SUPPORTED). The PDM has checked the word and the phase.
     func appendKernelCommandLine(device: DeviceInstance, word: String) -> Int32
-    /// `deviceClockNanoseconds`: the clock the device's timers run on (default: nil, not supported).
-    func deviceClockNanoseconds(device: DeviceInstance) -> UInt64?
+    /// `deviceClockNanoseconds`: the clock the device's timers run on, into `now` (default: VMH_ERR_NOT_SUPPORTED).
+    func deviceClockNanoseconds(device: DeviceInstance, now: inout UInt64) -> Int32
     /// `timerArmAt`: arm `timer` for device-clock time `deadline` (default: VMH_ERR_NOT_SUPPORTED).
     func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32
 }
@@ -62,8 +62,8 @@ extension VMMServices {
 
 /// The device clock (device helpers minor 2): optional; a VMM without it answers VMH_ERR_NOT_SUPPORTED.
 extension VMMServices {
-    /// The device clock now (ns), or nil when this VMM has none.
-    public func deviceClockNanoseconds(device: DeviceInstance) -> UInt64? { nil }
+    /// The device clock now (ns) into `now`.
+    public func deviceClockNanoseconds(device: DeviceInstance, now: inout UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
     /// Arm `timer` (owned by `device`) to fire when the device clock reaches `deadline`.
     public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 { VMH_ERR_NOT_SUPPORTED }
 }

@@ -128,9 +128,10 @@ nonisolated(unsafe) let deviceHelperTable: UnsafePointer<VMHDevHlp> = {
     }
     h.deviceClockNanoseconds = { ins, now in
         guard let dev = deviceInstance(ins), let now else { return VMH_ERR_INVALID_PARAMETER }
-        guard let clock = dev.services.deviceClockNanoseconds(device: dev) else { return VMH_ERR_NOT_SUPPORTED }
-        now.pointee = clock
-        return VMH_OK
+        var clock: UInt64 = 0
+        let status = dev.services.deviceClockNanoseconds(device: dev, now: &clock)
+        if status == VMH_OK { now.pointee = clock }
+        return status
     }
     h.timerArmAt = { ins, timer, deadline in
         guard let dev = deviceInstance(ins) else { return VMH_ERR_INVALID_PARAMETER }

@@ -13,6 +13,9 @@ enum Workspace {
     /// The frozen copy of the header as ABI 1.0 shipped it (all eight tables at 1.0).
     static let frozenHeaderDirectory = root.appendingPathComponent("Tests/AuthorKitTests/Fixtures/abi-1.0")
 
+    /// The frozen copy of the header as device helpers 1.1 shipped it (the other tables at 1.0).
+    static let frozenHeader11Directory = root.appendingPathComponent("Tests/AuthorKitTests/Fixtures/abi-1.1")
+
     /// `Tests/AuthorKitTests/Fixtures`.
     static let fixtures = root.appendingPathComponent("Tests/AuthorKitTests/Fixtures")
 
