@@ -79,10 +79,21 @@ public final class ChildProcess: @unchecked Sendable {
             _ = directory.withCString { addChdir(&actions, $0) }
         }
 
+        // The child starts SCHED_OTHER whatever the spawning thread runs at (a benchmark's real-time client must
+        // not hand its policy to the process it measures). Lowering needs no privilege.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var normal = sched_param()
+        normal.sched_priority = 0
+        posix_spawnattr_setschedpolicy(&attributes, SCHED_OTHER)
+        posix_spawnattr_setschedparam(&attributes, &normal)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSCHEDULER))
+
         var childPID: pid_t = 0
         let cArguments = arguments.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
-        let rc = posix_spawnp(&childPID, program, &actions, nil, cArguments, environ)
+        let rc = posix_spawnp(&childPID, program, &actions, &attributes, cArguments, environ)
         guard rc == 0 else {
             unlink(outputPath)
             unlink(errorPath)
