@@ -105,6 +105,16 @@ def start_qemu(qmp_path, poll=0.00002):
     return proc, (ready - t0) * 1000 if ready else float("nan")
 
 
+def stop_qemu(proc, qmp_path):
+    """Kills a QEMU started by start_qemu and removes its socket."""
+    proc.kill()
+    proc.wait()
+    try:
+        os.unlink(qmp_path)
+    except OSError:
+        pass
+
+
 def timed_cycles(qmp, cycles, warmup, realtime):
     """Pause/resume round trips in us, the client thread SCHED_FIFO 1 if realtime (None if not permitted)."""
     if realtime:
@@ -139,12 +149,7 @@ def qemu_pause(cycles, warmup, starts=5):
     for _ in range(starts - 1):
         proc, ms = start_qemu(qmp_path)
         ready.append(ms)
-        proc.kill()
-        proc.wait()
-        try:
-            os.unlink(qmp_path)
-        except OSError:
-            pass
+        stop_qemu(proc, qmp_path)
     # The same with this client SCHED_FIFO 1 (as vmhost-bench does), when allowed.
     ready_rt = []
     try:
@@ -153,12 +158,7 @@ def qemu_pause(cycles, warmup, starts=5):
             for _ in range(starts):
                 rt_proc, ms = start_qemu(qmp_path, poll=0.0001)
                 ready_rt.append(ms)
-                rt_proc.kill()
-                rt_proc.wait()
-                try:
-                    os.unlink(qmp_path)
-                except OSError:
-                    pass
+                stop_qemu(rt_proc, qmp_path)
         finally:
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     except PermissionError:

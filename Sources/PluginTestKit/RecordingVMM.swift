@@ -191,25 +191,28 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
 
     /// Records the arm in `timers` (fire it with `fireTimer`, or let `advanceDeviceClock` reach its deadline).
     public func timerArm(device: DeviceInstance, timer: UInt64, nanoseconds: UInt64) -> Int32 {
+        setTimer(timer, of: device, armedNanoseconds: nanoseconds) { clock in
+            let (sum, overflow) = clock.addingReportingOverflow(nanoseconds)
+            return overflow ? .max : sum
+        }
+    }
+
+    /// Arms (a deadline from the current device clock) or stops (nil) timer `handle` of `device`; every change
+    /// bumps the timer's generation, so a firing taken before it is not delivered.
+    private func setTimer(_ handle: UInt64, of device: DeviceInstance, armedNanoseconds: UInt64?,
+                          deadline: (UInt64) -> UInt64?) -> Int32 {
         state.withLock { s in
-            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
+            guard let i = Self.index(handle, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
             s.timers[i].generation &+= 1
-            s.timers[Int(timer) - 1].armedNanoseconds = nanoseconds
-            let (sum, overflow) = s.deviceClock.addingReportingOverflow(nanoseconds)
-            s.timers[Int(timer) - 1].deadline = overflow ? .max : sum
+            s.timers[i].armedNanoseconds = armedNanoseconds
+            s.timers[i].deadline = deadline(s.deviceClock)
             return VMH_OK
         }
     }
 
     /// Records the device-clock deadline in `timers`.
     public func timerArmAt(device: DeviceInstance, timer: UInt64, deadline: UInt64) -> Int32 {
-        state.withLock { s in
-            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
-            s.timers[i].generation &+= 1
-            s.timers[Int(timer) - 1].armedNanoseconds = nil
-            s.timers[Int(timer) - 1].deadline = deadline
-            return VMH_OK
-        }
+        setTimer(timer, of: device, armedNanoseconds: nil) { _ in deadline }
     }
 
     /// The fake device clock: it moves only with `advanceDeviceClock` (it starts at 1 s).
@@ -268,13 +271,7 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
 
     /// Disarms the timer in `timers`.
     public func timerStop(device: DeviceInstance, timer: UInt64) -> Int32 {
-        state.withLock { s in
-            guard let i = Self.index(timer, of: device, in: s) else { return VMH_ERR_INVALID_PARAMETER }
-            s.timers[i].generation &+= 1
-            s.timers[Int(timer) - 1].armedNanoseconds = nil
-            s.timers[Int(timer) - 1].deadline = nil
-            return VMH_OK
-        }
+        setTimer(timer, of: device, armedNanoseconds: nil) { _ in nil }
     }
 
     /// Appends to `powerOffRequests`.

@@ -199,16 +199,9 @@ import Testing
             }
         }
         // Seeded random corruption anywhere in the file: 1 to 8 bytes replaced per copy.
-        var seed: UInt64 = 0x9e37_79b9_7f4a_7c15
-        func next() -> Int {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int(truncatingIfNeeded: seed >> 33)
-        }
+        var corrupter = SeededCorrupter(seed: 0x9e37_79b9_7f4a_7c15)
         for _ in 0..<1500 {
-            var copy = bytes
-            for _ in 0..<(1 + next() % 8) {
-                copy[next() % copy.count] = UInt8(truncatingIfNeeded: next())
-            }
+            let copy = corrupter.corrupt(bytes)
             do {
                 let file = try ELFFile(contents: copy, path: "random")
                 // Whatever parsed must be usable without trapping.
@@ -280,16 +273,8 @@ import Testing
                 try check(copy)
             }
         }
-        var seed: UInt64 = 0x2545_f491_4f6c_dd1d
-        func next() -> Int {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int(truncatingIfNeeded: seed >> 33)
-        }
-        for _ in 0..<300 {
-            var copy = bytes
-            for _ in 0..<(1 + next() % 8) { copy[next() % copy.count] = UInt8(truncatingIfNeeded: next()) }
-            try check(copy)
-        }
+        var corrupter = SeededCorrupter(seed: 0x2545_f491_4f6c_dd1d)
+        for _ in 0..<300 { try check(corrupter.corrupt(bytes)) }
         for step in 1..<17 {
             try Data(bytes.prefix(bytes.count * step / 17)).write(to: URL(fileURLWithPath: damaged))
             #expect(throws: ELFError.self) { try ELFFile(path: damaged) }
@@ -331,6 +316,22 @@ import Testing
             guard case let .unreadable(failedPath, reason) = error as? ELFError else { return false }
             return failedPath == path && reason.contains("changed after it was opened")
         }
+    }
+}
+
+/// Reproducible damage for the corruption tests: a linear congruential generator replacing 1 to 8 random bytes.
+struct SeededCorrupter {
+    var seed: UInt64
+
+    mutating func next() -> Int {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(truncatingIfNeeded: seed >> 33)
+    }
+
+    mutating func corrupt(_ bytes: [UInt8]) -> [UInt8] {
+        var copy = bytes
+        for _ in 0..<(1 + next() % 8) { copy[next() % copy.count] = UInt8(truncatingIfNeeded: next()) }
+        return copy
     }
 }
 

@@ -19,6 +19,15 @@ import VMM
         return (machine, pdm)
     }
 
+    /// The probe device's instance pointer and its helpers 1.2 (device clock, arm at a deadline).
+    static func clockHelpers(_ pdm: PDMCore) throws -> (ins: UnsafeMutablePointer<VMHDevIns>,
+        readClock: @convention(c) (UnsafeMutablePointer<VMHDevIns>?, UnsafeMutablePointer<UInt64>?) -> Int32,
+        armAt: @convention(c) (UnsafeMutablePointer<VMHDevIns>?, UInt64, UInt64) -> Int32) {
+        let ins = try #require(pdm.deviceInstances.first).devIns
+        let hlp = try #require(ins.pointee.hlp)
+        return (ins, try #require(hlp.pointee.deviceClockNanoseconds), try #require(hlp.pointee.timerArmAt))
+    }
+
     static func write(_ machine: Machine, port: UInt16, _ value: UInt32) {
         var v = value
         withUnsafeMutableBytes(of: &v) { raw in
@@ -120,12 +129,8 @@ import VMM
         TimerProbeDevice.reset()
         let (machine, pdm) = try Self.machineWithProbe()
         defer { pdm.destroy() }
-        let device = try #require(pdm.deviceInstances.first)
-        let ins = device.devIns
-        let hlp = try #require(ins.pointee.hlp)
-        #expect(hlp.pointee.version & 0xff >= 2)
-        let readClock = try #require(hlp.pointee.deviceClockNanoseconds)
-        let armAt = try #require(hlp.pointee.timerArmAt)
+        let (ins, readClock, armAt) = try Self.clockHelpers(pdm)
+        #expect((ins.pointee.hlp?.pointee.version ?? 0) & 0xff >= 2)
         let (a, b) = TimerProbeDevice.handles.withLock { $0 }
 
         var now: UInt64 = 0
@@ -165,11 +170,7 @@ import VMM
         TimerProbeDevice.reset()
         let (machine, pdm) = try Self.machineWithProbe()
         defer { pdm.destroy() }
-        let device = try #require(pdm.deviceInstances.first)
-        let ins = device.devIns
-        let hlp = try #require(ins.pointee.hlp)
-        let readClock = try #require(hlp.pointee.deviceClockNanoseconds)
-        let armAt = try #require(hlp.pointee.timerArmAt)
+        let (ins, readClock, armAt) = try Self.clockHelpers(pdm)
         let (a, _) = TimerProbeDevice.handles.withLock { $0 }
         var now: UInt64 = 0
         #expect(readClock(ins, &now) == VMH_OK)
