@@ -146,29 +146,20 @@ struct APIBench: ParsableCommand {
                                     into results: inout APIBenchResults) throws {
         let directory = try APIBenchFiles.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for _ in 0..<starts {
-            let (process, nanoseconds) = try startVMHost(executable: executable, guest: guest, directory: directory)
-            results.socketReadyMs.append(Double(nanoseconds) / 1e6)
-            process.send(SIGTERM)
-            process.wait(timeout: 30)
+        func sample(_ count: Int, into samples: inout [Double]) throws {
+            for _ in 0..<count {
+                let (process, nanoseconds) = try startVMHost(executable: executable, guest: guest, directory: directory)
+                samples.append(Double(nanoseconds) / 1e6)
+                process.send(SIGTERM)
+                process.wait(timeout: 30)
+            }
         }
+        try sample(starts, into: &results.socketReadyMs)
         // The same with the measuring thread SCHED_FIFO (vmhost itself is spawned SCHED_OTHER): while vmhost
         // loads plugins on one core and starts its event loop on the other, a normal client woken by the new
         // socket may wait for a core; this phase shows vmhost's start without that wait.
         guard self.client != .normal else { return }
-        var param = sched_param()
-        param.sched_priority = 1
-        guard pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 else { return }
-        defer {
-            param.sched_priority = 0
-            pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
-        }
-        for _ in 0..<(starts + 1) {
-            let (process, nanoseconds) = try startVMHost(executable: executable, guest: guest, directory: directory)
-            results.socketReadyRTMs.append(Double(nanoseconds) / 1e6)
-            process.send(SIGTERM)
-            process.wait(timeout: 30)
-        }
+        _ = try ClientPhase.realtime.whileScheduled { try sample(starts + 1, into: &results.socketReadyRTMs) }
     }
 
     private func measureProcess(executable: String, guest: String, into results: inout APIBenchResults) throws {
@@ -319,19 +310,12 @@ struct APIBench: ParsableCommand {
 
     private func pauseResumeCycles(_ client: ControlClient, phase: ClientPhase) throws -> APILatencies {
         var latencies = APILatencies()
-        if phase == .realtime {
-            var param = sched_param()
-            param.sched_priority = 1
-            guard pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 else {
-                print("  (no SCHED_FIFO for the client: needs CAP_SYS_NICE or an RLIMIT_RTPRIO; skipped)")
-                return latencies
-            }
-        }
-        defer {
-            var param = sched_param()
-            param.sched_priority = 0
-            pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
-        }
+        let scheduled = try phase.whileScheduled { try timeCycles(client, into: &latencies) }
+        if !scheduled { print("  (no SCHED_FIFO for the client: needs CAP_SYS_NICE or an RLIMIT_RTPRIO; skipped)") }
+        return latencies
+    }
+
+    private func timeCycles(_ client: ControlClient, into latencies: inout APILatencies) throws {
         let pause = Array(#"{"state":"Paused"}"#.utf8)
         let resume = Array(#"{"state":"Resumed"}"#.utf8)
         for cycle in 0..<(warmup + cycles) {
@@ -359,7 +343,6 @@ struct APIBench: ParsableCommand {
                 latencies.resume.append(Double(t3 - t2) / 1000)
             }
         }
-        return latencies
     }
 }
 
@@ -367,6 +350,24 @@ struct APIBench: ParsableCommand {
 enum ClientPhase: String {
     case normal
     case realtime
+
+    /// Runs `body` with the calling thread scheduled as this phase says (SCHED_FIFO 1 for `.realtime`, put back to
+    /// SCHED_OTHER after); false, without running it, when the thread may not be made real-time.
+    func whileScheduled(_ body: () throws -> Void) rethrows -> Bool {
+        guard self == .realtime else {
+            try body()
+            return true
+        }
+        var param = sched_param()
+        param.sched_priority = 1
+        guard pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 else { return false }
+        defer {
+            param.sched_priority = 0
+            pthread_setschedparam(pthread_self(), SCHED_OTHER, &param)
+        }
+        try body()
+        return true
+    }
 }
 
 /// Round trips of one client phase, in µs.

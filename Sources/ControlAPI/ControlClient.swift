@@ -90,21 +90,12 @@ public final class ControlClient: @unchecked Sendable {
                                defaultTimeoutMilliseconds: Int64? = nil) throws -> ControlClient {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError.connectFailed(path: socketPath, reason: String(cString: strerror(errno))) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        let capacity = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
         guard socketPath.utf8.count < capacity else {
             Glibc.close(fd)
             throw ClientError.connectFailed(path: socketPath, reason: "path longer than \(capacity - 1) bytes")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
-            for (i, byte) in socketPath.utf8.enumerated() { bytes[i] = byte }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let rc = UnixSocketAddress.with(socketPath) { Glibc.connect(fd, $0, $1) }
         guard rc == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(fd)

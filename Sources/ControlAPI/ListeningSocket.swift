@@ -104,12 +104,7 @@ struct ListeningSocket: Sendable {
                             | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .socketFailed(path: path, reason: "socket: " + errnoText(errno)) }
         defer { close(fd) }
-        var address = self.address(path)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let rc = UnixSocketAddress.with(path) { connect(fd, $0, $1) }
         let code = errno
         if rc == 0 || code == EAGAIN { throw .socketInUse(path: path) }
         guard code == ECONNREFUSED || code == ENOENT else {
@@ -122,10 +117,7 @@ struct ListeningSocket: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
                             | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .socketFailed(path: path, reason: "socket: " + errnoText(errno)) }
-        var address = self.address(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = UnixSocketAddress.with(path) { bind(fd, $0, $1) }
         guard bound == 0 else {
             let code = errno
             close(fd)
@@ -144,16 +136,6 @@ struct ListeningSocket: Sendable {
             throw error
         }
         return fd
-    }
-
-    /// `path` as a Unix socket address (the caller has checked that it fits).
-    private static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
-        }
-        return address
     }
 
     private static func errnoText(_ code: Int32) -> String {

@@ -34,6 +34,12 @@ public enum ABIVersion {
         have >> 8 == built >> 8 && have & 0xff >= built & 0xff
     }
 
+    /// Whether a host whose device helper table has version `have` offers the helpers of minor `minor` (of the
+    /// major this SDK was built against). The SDK checks this before calling a helper a later minor added.
+    static func hostHasDeviceHelpers(_ have: UInt32, minor: UInt8) -> Bool {
+        satisfies(have: have, built: deviceHelpers & 0xffff_ff00 | UInt32(minor))
+    }
+
     /// A version value as `magic:major.minor` in hex, for messages.
     public static func describe(_ version: UInt32) -> String {
         "0x" + String(version >> 16, radix: 16) + ":" + String((version >> 8) & 0xff) + "." + String(version & 0xff)

@@ -6,7 +6,7 @@ extension DeviceContext {
     /// suspended), deadlines given to ``DeviceTimer/arm(atDeviceClock:)`` are values of this clock. Throws
     /// ``PluginStatus/notSupported`` on a host older than helpers 1.2 or with no VMM.
     public func deviceClockNanoseconds() throws(PluginError) -> UInt64 {
-        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 2)),
+        guard ABIVersion.hostHasDeviceHelpers(helpers.pointee.version, minor: 2),
               let read = helpers.pointee.deviceClockNanoseconds
         else { throw PluginError(.notSupported, "the host has no deviceClockNanoseconds helper") }
         var now: UInt64 = 0
@@ -25,7 +25,7 @@ extension DeviceTimer {
     /// Throws ``PluginStatus/notSupported`` on a host older than helpers 1.2.
     public func arm(atDeviceClock deadline: UInt64) throws(PluginError) {
         guard let helpers = instance.pointee.hlp,
-              ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 2)),
+              ABIVersion.hostHasDeviceHelpers(helpers.pointee.version, minor: 2),
               let armAt = helpers.pointee.timerArmAt
         else { throw PluginError(.notSupported, "the host has no timerArmAt helper") }
         let status = armAt(instance, handle, deadline)

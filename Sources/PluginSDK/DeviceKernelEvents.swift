@@ -12,7 +12,7 @@ extension DeviceContext {
     /// I/O callback then.
     public func bindIOEvent(_ event: EventFD, space: IOEventSpace, address: UInt64, length: UInt32,
                             dataMatch: UInt64? = nil) throws(PluginError) {
-        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+        guard ABIVersion.hostHasDeviceHelpers(helpers.pointee.version, minor: 1),
               let register = helpers.pointee.ioEventFdRegister
         else { throw PluginError(.notSupported, "the host has no ioEventFdRegister helper") }
         let status = register(instance, event.descriptor, space == .port ? VMH_IOEVENT_SPACE_PORT : VMH_IOEVENT_SPACE_MMIO,
@@ -26,7 +26,7 @@ extension DeviceContext {
     /// line, so that the guest finds this device. Only during construct. Throws ``PluginStatus/notSupported``
     /// when the host boots no kernel (the test kit).
     public func appendKernelCommandLine(_ word: String) throws(PluginError) {
-        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+        guard ABIVersion.hostHasDeviceHelpers(helpers.pointee.version, minor: 1),
               let append = helpers.pointee.kernelCmdlineAppend
         else { throw PluginError(.notSupported, "the host has no kernelCmdlineAppend helper") }
         let status = word.withCString { append(instance, $0) }
@@ -38,7 +38,7 @@ extension DeviceContext {
     /// Binds `event` to interrupt line `irq`: each ``EventFD/signal()`` injects one edge in the kernel. Throws
     /// ``PluginStatus/notSupported`` when the host cannot (use ``setIRQ(_:high:)`` then).
     public func bindIRQ(_ event: EventFD, irq: UInt32) throws(PluginError) {
-        guard ABIVersion.satisfies(have: helpers.pointee.version, built: ABIVersion.make(magic: 0xa012, major: 1, minor: 1)),
+        guard ABIVersion.hostHasDeviceHelpers(helpers.pointee.version, minor: 1),
               let register = helpers.pointee.irqFdRegister
         else { throw PluginError(.notSupported, "the host has no irqFdRegister helper") }
         let status = register(instance, event.descriptor, irq, 0)

@@ -245,17 +245,17 @@ public final class RecordingVMM: VMMServices, @unchecked Sendable {
         while fired.count < 100_000 {
             // Take the earliest due timer (ties: lowest handle) and disarm it in one step, as the VMM's timer
             // thread does: a stop or re-arm from another thread after this point wins over this firing.
-            let next: (index: Int, generation: UInt64)? = state.withLock { s in
+            let next: (index: Int, generation: UInt64, timer: Timer)? = state.withLock { s in
                 let due = s.timers.indices.filter { s.timers[$0].deadline.map { $0 <= target } ?? false }
                 guard let first = due.min(by: { s.timers[$0].deadline! < s.timers[$1].deadline! }) else { return nil }
                 s.deviceClock = max(s.deviceClock, s.timers[first].deadline!)
                 s.timers[first].deadline = nil
                 s.timers[first].armedNanoseconds = nil
                 s.timers[first].generation &+= 1
-                return (first, s.timers[first].generation)
+                return (first, s.timers[first].generation, s.timers[first])
             }
             guard let next else { break }
-            let timer = state.withLock { $0.timers[next.index] }
+            let timer = next.timer
             let handle = UInt64(next.index + 1)
             // Under the device lock, and only if nothing re-armed or stopped it since it was taken.
             let delivered: Bool = timer.device.withLock {
